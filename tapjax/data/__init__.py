@@ -1,0 +1,1 @@
+"""Datasets: CROHME InkML (handwritten maths) and CoNLL-2003 / ATIS / FMTOD (sequence labeling)."""

@@ -1,0 +1,1 @@
+"""Training machinery shared by TAP and the sequence taggers: sharding, checkpoints, loops."""

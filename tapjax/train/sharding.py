@@ -1,0 +1,114 @@
+"""Data parallelism over every device: a 1-D ``'data'`` mesh and a ``shard_map`` train step.
+
+Parameters and optimiser state are replicated, the batch is split on its leading axis,
+and gradients are averaged across devices with ``lax.pmean`` inside ``jax.shard_map``
+(what ``jax.pmap`` training used to do). Under ``jax.distributed.initialize()`` the mesh
+spans the devices of every host and each host feeds its own slice of the global batch.
+
+The loss is a masked mean over the *global* batch, not a mean of per-device means, so
+the same step gives the same update on 1 device and on 8: each device divides its local
+loss sum by the mean per-device weight (``pmean`` of the local counts), and the ``pmean``
+of those gradients is the gradient of ``sum / total count``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+AXIS = "data"
+
+# loss_fn(params, batch, rng) -> (local loss sum, (local weight, dict of local metric sums))
+LossFn = Callable[[Any, dict, jax.Array], tuple[jax.Array, tuple[jax.Array, dict]]]
+
+
+@struct.dataclass
+class TrainState:
+    """What a train step updates: the step count, parameters and optimiser state."""
+
+    step: jax.Array
+    params: Any
+    opt_state: Any
+
+    @classmethod
+    def create(cls, params, tx: optax.GradientTransformation) -> "TrainState":
+        return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+
+
+def data_mesh(devices=None) -> jax.sharding.Mesh:
+    """A 1-D mesh named ``'data'`` over ``devices`` (default: every device of every host)."""
+    devices = jax.devices() if devices is None else devices
+    return jax.sharding.Mesh(np.asarray(devices), (AXIS,))
+
+
+def replicate(tree, mesh: jax.sharding.Mesh):
+    """Places a pytree (parameters, optimiser state) whole on every device of ``mesh``."""
+    return jax.device_put(tree, NamedSharding(mesh, P()))
+
+
+def shard_batch(batch: dict, mesh: jax.sharding.Mesh) -> dict:
+    """Splits this host's ``batch`` (numpy arrays) on its leading axis across ``mesh``.
+
+    Each host passes its own rows; the global batch is the concatenation over hosts. The
+    local batch size must be divisible by the number of local devices.
+    """
+    sharding = NamedSharding(mesh, P(AXIS))
+    n_local = len(mesh.local_devices)
+
+    def put(x):
+        if x.shape[0] % n_local:
+            raise ValueError(f"batch of {x.shape[0]} rows is not divisible by {n_local} local devices")
+        return jax.make_array_from_process_local_data(sharding, np.asarray(x))
+
+    return jax.tree.map(put, batch)
+
+
+def global_mean(local_sum: jax.Array, local_weight: jax.Array) -> jax.Array:
+    """Inside ``shard_map``: this device's share of ``sum over devices / weight over devices``.
+
+    The ``pmean`` of these shares is the global masked mean, and
+    the ``pmean`` of their gradients is the gradient of that global mean.
+    """
+    return local_sum / jax.lax.pmean(local_weight, AXIS)
+
+
+def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, mesh: jax.sharding.Mesh):
+    """Compiles one data-parallel optimisation step ``(state, batch, rng) -> (state, metrics)``.
+
+    ``loss_fn(params, batch, rng)`` sees this device's rows and returns its loss *sum*, the
+    weight it sums over (e.g. its count of real tokens) and a dict of metric sums. The step
+    returns the global masked mean loss and metric sums divided by the global weight.
+    ``rng`` is the same on every device: a loss that needs randomness per example should
+    fold in the example's index (the batch's ``'index'``) so that results do not depend on
+    the device count.
+    """
+
+    def local_step(state: TrainState, batch: dict, rng: jax.Array):
+        def objective(params):
+            loss_sum, (weight, metric_sums) = loss_fn(params, batch, rng)
+            return global_mean(loss_sum, weight), (weight, metric_sums)
+
+        (loss, (weight, metric_sums)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+        grads = jax.lax.pmean(grads, AXIS)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        total = jax.lax.psum(weight, AXIS)
+        metrics = {k: jax.lax.psum(v, AXIS) / total for k, v in metric_sums.items()}
+        metrics["loss"] = jax.lax.pmean(loss, AXIS)
+        metrics["grad_norm"] = optax.tree.norm(grads)
+        return TrainState(state.step + 1, params, opt_state), metrics
+
+    step = jax.shard_map(local_step, mesh=mesh, in_specs=(P(), P(AXIS), P()), out_specs=(P(), P()))
+    return jax.jit(step, donate_argnums=(0,))
+
+
+def make_eval_fn(fn: Callable, mesh: jax.sharding.Mesh):
+    """Compiles ``fn(params, batch) -> per-row outputs`` to run sharded over the batch axis."""
+    mapped = jax.shard_map(fn, mesh=mesh, in_specs=(P(), P(AXIS)), out_specs=P(AXIS))
+    return jax.jit(mapped)

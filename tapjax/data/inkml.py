@@ -46,7 +46,8 @@ class TraceGroup:
 class Ink:
     """The content of one InkML file.
 
-    ``traces[i]`` is a float64 array ``[points, len(channels)]`` for the stroke
+    ``mathml_ids`` lists the ``xml:id`` of the truth MathML elements in document
+    order (the targets of the trace groups' hrefs). ``traces[i]`` is a float64 array ``[points, len(channels)]`` for the stroke
     with id ``trace_ids[i]``; strokes are in file order, which is the stroke
     order used by the alignment (:mod:`tapjax.data.alignment`).
     """
@@ -58,6 +59,7 @@ class Ink:
     truth: str
     annotations: dict[str, str]
     groups: tuple[TraceGroup, ...]
+    mathml_ids: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -117,6 +119,17 @@ def _groups(root) -> tuple[TraceGroup, ...]:
     return tuple(groups)
 
 
+_XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
+
+
+def _mathml_ids(root) -> tuple[str, ...]:
+    """The ``xml:id`` of the elements of the truth MathML, in document order."""
+    truth = next((a for a in root if _local(a.tag) == "annotationXML"), None)
+    if truth is None:
+        return ()
+    return tuple(e.get(_XML_ID) for e in truth.iter() if e.get(_XML_ID) is not None)
+
+
 def _annotations(root) -> dict[str, str]:
     """Top-level ``<annotation type=...>`` texts (truth, writer, UI, ...)."""
     return {a.get("type", ""): (a.text or "").strip()
@@ -151,7 +164,8 @@ def read_inkml(path: str | os.PathLike) -> Ink:
     if not traces:
         raise InkMLError(path, "no traces (ink missing or truncated)")
     traces = [t[:, :len(kept)] for t in traces]
-    return Ink(path, kept, tuple(trace_ids), tuple(traces), truth, annotations, _groups(root))
+    return Ink(path, kept, tuple(trace_ids), tuple(traces), truth, annotations, _groups(root),
+               _mathml_ids(root))
 
 
 def inkml_files(folder: str | os.PathLike) -> list[Path]:

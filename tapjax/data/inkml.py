@@ -32,6 +32,9 @@ class InkMLError(Exception):
         self.path = str(path)
         self.problem = problem
 
+    def __reduce__(self):  # picklable across worker processes
+        return type(self), (self.path, self.problem)
+
 
 @dataclasses.dataclass(frozen=True)
 class TraceGroup:

@@ -1,0 +1,142 @@
+"""Length-bucketed, padded batches for a (sharded) TAP train or eval step.
+
+Every batch has ``B = batch_size`` rows (``batch_size`` must be divisible by
+``num_devices`` so the batch shards evenly), ``N`` points and ``T`` tokens,
+with ``N`` and ``T`` taken from small fixed sets of bucket lengths so a jitted
+step compiles only a few shapes. ``N`` is a multiple of 4 (the tracker pools
+the point sequence by 4).
+
+A bucket's last, partial batch is filled with dummy rows (``index`` -1, all
+masks 0) unless ``drop_remainder``: with padding every expression is seen
+exactly once per epoch; masked rows contribute nothing to a masked loss.
+
+Batch arrays (numpy):
+
+- ``features`` float32 ``[B, N, 8]``, ``feature_mask`` float32 ``[B, N]`` (1 real point)
+- ``tokens`` int32 ``[B, T]``: caption ids, then :data:`~tapjax.data.vocab.EOS`, then 0
+- ``token_mask`` float32 ``[B, T]``: 1 for the caption and its EOS
+- ``align`` uint8 ``[B, T, N]``: 1 iff point ``n`` belongs to a stroke drawn for token ``t``
+- ``index`` int32 ``[B]``: the row of the expression in the split, -1 for padding
+
+The order is a pure function of ``(seed, epoch)``, so a resumed run sees the
+same batches; ``shuffle=False`` keeps the split order (evaluation).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from tapjax.data.crohme import Split
+from tapjax.data.strokes import NUM_FEATURES
+from tapjax.data.vocab import EOS, Vocab
+
+POINT_MULTIPLE = 4
+
+
+def bucket_lengths(lengths: Sequence[int], num_buckets: int = 8,
+                   multiple: int = POINT_MULTIPLE) -> tuple[int, ...]:
+    """Up to ``num_buckets`` padded lengths at the length quantiles, multiples of ``multiple``.
+
+    The last bucket holds the longest sequence, so every length fits.
+    """
+    if len(lengths) == 0:
+        raise ValueError("no lengths to bucket")
+    quantiles = np.quantile(np.asarray(lengths), np.arange(1, num_buckets + 1) / num_buckets)
+    rounded = np.ceil(quantiles / multiple).astype(int) * multiple
+    return tuple(sorted(set(int(r) for r in rounded)))
+
+
+def _fit(length: int, buckets: Sequence[int], what: str) -> int:
+    """The smallest bucket >= length."""
+    position = int(np.searchsorted(buckets, length))
+    if position == len(buckets):
+        raise ValueError(f"{what} length {length} exceeds the largest bucket {buckets[-1]}")
+    return buckets[position]
+
+
+def _batch_indices(point_lengths: np.ndarray, buckets, batch_size: int, shuffle: bool,
+                   rng: np.random.Generator, drop_remainder: bool) -> list[np.ndarray]:
+    """Rows of each batch: consecutive in split order, or shuffled within point buckets."""
+    if not shuffle:
+        groups = [np.arange(len(point_lengths))]
+    else:
+        bucket_of = np.searchsorted(buckets, point_lengths)
+        groups = [rng.permutation(np.flatnonzero(bucket_of == b)) for b in range(len(buckets))]
+    batches = [g[i:i + batch_size] for g in groups for i in range(0, len(g), batch_size)]
+    if drop_remainder:
+        batches = [b for b in batches if len(b) == batch_size]
+    if shuffle:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def _align_matrix(token_strokes: list[list[int]], point_strokes: np.ndarray,
+                  stroke_count: int) -> np.ndarray:
+    """uint8 ``[tokens, points]``: token t drew the stroke of point n."""
+    drew = np.zeros((len(token_strokes), max(stroke_count, 1)), dtype=np.uint8)
+    for t, strokes in enumerate(token_strokes):
+        drew[t, strokes] = 1
+    return drew[:, point_strokes]
+
+
+def _encode(split: Split, vocab: Vocab, i: int) -> list[int]:
+    try:
+        return vocab.encode(split.tokens[i]) + [EOS]
+    except KeyError as error:
+        raise ValueError(f"{split.name} expression {split.keys[i]}: {error.args[0]}") from None
+
+
+def make_batch(split: Split, vocab: Vocab, rows: Sequence[int], batch_size: int,
+               n_points: int, n_tokens: int) -> dict[str, np.ndarray]:
+    """The padded arrays of one batch (see the module docstring); rows beyond ``rows`` are dummies."""
+    batch = {
+        "features": np.zeros((batch_size, n_points, NUM_FEATURES), np.float32),
+        "feature_mask": np.zeros((batch_size, n_points), np.float32),
+        "tokens": np.zeros((batch_size, n_tokens), np.int32),
+        "token_mask": np.zeros((batch_size, n_tokens), np.float32),
+        "align": np.zeros((batch_size, n_tokens, n_points), np.uint8),
+        "index": np.full(batch_size, -1, np.int32),
+    }
+    for b, i in enumerate(rows):
+        features, ids = split.features[i], _encode(split, vocab, i)
+        n, t = len(features), len(ids)
+        batch["features"][b, :n] = features
+        batch["feature_mask"][b, :n] = 1
+        batch["tokens"][b, :t] = ids
+        batch["token_mask"][b, :t] = 1
+        batch["align"][b, :t - 1, :n] = _align_matrix(
+            split.token_strokes[i], split.point_strokes[i], split.stroke_count[i])
+        batch["index"][b] = i
+    return batch
+
+
+def batches(split: Split, vocab: Vocab, batch_size: int, *, buckets: Sequence[int] | None = None,
+            token_buckets: Sequence[int] | None = None, shuffle: bool = True, seed: int = 0,
+            epoch: int = 0, num_devices: int = 1, max_tokens: int | None = None,
+            drop_remainder: bool = False) -> Iterator[dict[str, np.ndarray]]:
+    """Padded batches over ``split`` (see the module docstring).
+
+    ``buckets`` / ``token_buckets``: the padded point / token lengths (default:
+    :func:`bucket_lengths` of the split; points rounded to multiples of 4).
+    ``max_tokens``: leave out expressions whose caption plus EOS is longer.
+    """
+    if batch_size % num_devices:
+        raise ValueError(f"batch_size {batch_size} is not divisible by num_devices {num_devices}")
+    rows = np.arange(len(split))
+    token_lengths = np.array([len(t) + 1 for t in split.tokens], dtype=int)
+    if max_tokens is not None:
+        rows = rows[token_lengths <= max_tokens]
+    point_lengths = np.array([len(split.features[i]) for i in rows], dtype=int)
+    if len(rows) == 0:
+        return
+    buckets = tuple(buckets or bucket_lengths(point_lengths))
+    token_buckets = tuple(token_buckets or bucket_lengths(token_lengths[rows], 4, 4))
+    rng = np.random.default_rng([seed, epoch])
+    for positions in _batch_indices(point_lengths, buckets, batch_size, shuffle, rng,
+                                    drop_remainder):
+        chosen = rows[positions]
+        n_points = _fit(int(point_lengths[positions].max()), buckets, "point")
+        n_tokens = _fit(int(token_lengths[chosen].max()), token_buckets, "token")
+        yield make_batch(split, vocab, chosen, batch_size, n_points, n_tokens)

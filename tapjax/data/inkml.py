@@ -87,12 +87,13 @@ def _parse_points(text: str, channels: tuple[str, ...], path, trace_id) -> tuple
     points = [p for p in text.split(",") if p.strip()]
     if not points:
         raise InkMLError(path, f"trace {trace_id} has no points")
-    width = min(len(p.split()) for p in points)
-    if width > len(channels):
-        raise InkMLError(path, f"trace {trace_id} has {width} values per point but the "
+    widths = [len(p.split()) for p in points]
+    width = min(widths)
+    if max(widths) > len(channels):
+        raise InkMLError(path, f"trace {trace_id} has {max(widths)} values per point but the "
                                f"traceFormat declares only {channels}")
     try:
-        if all(len(p.split()) == width for p in points):
+        if width == max(widths):
             values = np.array(" ".join(points).split(), dtype=np.float64)
         else:  # ragged points: keep the channels every point has
             values = np.array([v for p in points for v in p.split()[:width]], dtype=np.float64)

@@ -37,7 +37,8 @@ NEG_INF = -jnp.inf
 
 
 class BeamResult(NamedTuple):
-    """The ``n_best`` hypotheses per expression, best first.
+    """The ``n_best`` hypotheses per expression: finished ones best first, then unfinished ones
+    (reached ``max_len`` without EOS) best first.
 
     ``tokens int32 [B, n, max_len]``: symbols then EOS (0) then 0-padding;
     ``lengths int32 [B, n]``: number of symbols before EOS (``max_len`` if unfinished);

@@ -1,0 +1,86 @@
+"""Dataset assembly and the preprocessing cache."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from tapjax.data import crohme
+from tapjax.data.strokes import Settings
+
+FILES = ["TrainINKML/HAMEX/formulaire001-equation001.inkml",
+         "TrainINKML/MfrDB/MfrDB2656.inkml",
+         "TrainINKML/MfrDB/MfrDB3088.inkml",           # 0 bytes
+         "TrainINKML/KAIST/KME1G3_0_sub_10.inkml"]
+
+
+@pytest.fixture
+def small_root(data_root, tmp_path):
+    """A data root with a few real training files and the standard tap/ files."""
+    root = tmp_path / "data"
+    for name in FILES + ["tap/train_caption.txt", "tap/dictionary.txt"]:
+        source = data_root / "crohme" / name
+        if source.exists():
+            (root / "crohme" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / "crohme" / name)
+    return root
+
+
+def test_load_folder_skips_and_reports(small_root, cache_dir):
+    split = crohme.load_folder("TrainINKML", small_root, workers=1)
+    assert len(split) == len(split.features) == len(split.token_strokes) >= 2
+    assert [os.path.basename(p) for p, _ in split.skipped] == ["MfrDB3088.inkml"]
+    i = split.keys.index("MfrDB2656")
+    assert split.tokens[i] == r"\frac { 2 } { 4 }".split()
+    assert split.token_strokes[i] == [[1], [], [0], [], [], [2], []]
+    assert split.stroke_count[i] == 3
+    assert split.features[i].dtype == np.float32 and split.features[i].shape[1] == 8
+    assert split.point_strokes[i].dtype == np.int32
+    assert set(split.point_strokes[i]) == {0, 1, 2}
+
+
+def test_cache_reuse_and_invalidation(small_root, cache_dir):
+    first = crohme.load_folder("TrainINKML", small_root, workers=1)
+    entries = sorted(cache_dir.iterdir())
+    assert len(entries) == 1
+    again = crohme.load_folder("TrainINKML", small_root, workers=1)
+    assert sorted(cache_dir.iterdir()) == entries
+    assert again.keys == first.keys and again.token_strokes == first.token_strokes
+    for a, b in zip(again.features, first.features):
+        np.testing.assert_array_equal(a, b)
+
+    crohme.load_folder("TrainINKML", small_root, settings=Settings(min_distance=0.1), workers=1)
+    assert len(list(cache_dir.iterdir())) == 2          # changed setting -> recomputed
+
+    path = small_root / "crohme" / FILES[0]
+    path.write_text(path.read_text().replace("11.7004 15.5288", "11.9 15.9", 1))
+    changed = crohme.load_folder("TrainINKML", small_root, workers=1)
+    assert len(list(cache_dir.iterdir())) == 3          # changed file -> recomputed
+    i = changed.keys.index("formulaire001-equation001")
+    assert not np.array_equal(changed.features[i], first.features[i])
+
+
+def test_parallel_load_equals_serial(small_root, tmp_path):
+    serial = crohme.load_folder("TrainINKML", small_root, tmp_path / "a", workers=1)
+    parallel = crohme.load_folder("TrainINKML", small_root, tmp_path / "b", workers=2)
+    assert serial.keys == parallel.keys and serial.skipped == parallel.skipped
+    assert all(np.array_equal(a, b) for a, b in zip(serial.features, parallel.features))
+
+
+def test_train_valid_split_is_seeded_and_disjoint(small_root, cache_dir):
+    train = crohme.load_split("train", small_root, valid_fraction=0.34, workers=1)
+    valid = crohme.load_split("valid", small_root, valid_fraction=0.34, workers=1)
+    assert not set(train.keys) & set(valid.keys)
+    assert len(train) + len(valid) == len(crohme.load_folder("TrainINKML", small_root))
+    assert len(valid) == 1
+    np.testing.assert_array_equal(crohme.valid_indices(100, 0.05, 0), crohme.valid_indices(100, 0.05, 0))
+    assert len(crohme.valid_indices(8835, 0.05, 0)) == 442
+
+
+def test_take_and_subset(small_root, cache_dir):
+    split = crohme.load_folder("TrainINKML", small_root, workers=1)
+    assert crohme.subset(split, 2).keys == split.keys[:2]
+    assert split.take([1, 0]).keys == [split.keys[1], split.keys[0]]
+    with pytest.raises(ValueError, match="unknown split"):
+        crohme.load_split("dev", small_root)

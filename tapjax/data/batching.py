@@ -133,6 +133,7 @@ def batches(split: Split, vocab: Vocab, batch_size: int, *, buckets: Sequence[in
         return
     buckets = tuple(buckets or bucket_lengths(point_lengths))
     token_buckets = tuple(token_buckets or bucket_lengths(token_lengths[rows], 4, 4))
+    _fit(int(point_lengths.max()), buckets, "point")  # fail before the first batch, not silently
     rng = np.random.default_rng([seed, epoch])
     for positions in _batch_indices(point_lengths, buckets, batch_size, shuffle, rng,
                                     drop_remainder):

@@ -84,3 +84,17 @@ def test_take_and_subset(small_root, cache_dir):
     assert split.take([1, 0]).keys == [split.keys[1], split.keys[0]]
     with pytest.raises(ValueError, match="unknown split"):
         crohme.load_split("dev", small_root)
+
+
+@pytest.mark.slow
+def test_stats_report_on_real_data(data_root):
+    """The full report (uses the default cache: about 30 s cold, a few seconds warm)."""
+    from tapjax.data.stats import report
+    stats = report(data_root)
+    folders = stats["folders"]
+    assert [folders[f]["loaded"] for f in ("train2014", "test2014", "test2016")] == [8835, 986, 1147]
+    assert [os.path.basename(p) for p, _ in folders["train2014"]["skipped"]] == ["MfrDB3088.inkml"]
+    assert stats["caption_agreement"]["train"]["agreement"] >= 0.97
+    assert stats["caption_agreement"]["test"]["agreement"] >= 0.97
+    assert stats["alignment_agreement"]["agreement"] >= 0.95
+    assert stats["oov"] == {"train2014": {}, "test2014": {}, "test2016": {}}

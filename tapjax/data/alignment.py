@@ -33,7 +33,8 @@ from tapjax.data.latex import SYNONYMS
 STRUCTURE = frozenset({"{", "}", "^", "_", r"\limits"})
 # Names a token has in MathML hrefs, tried in order (default: the token without "\").
 HREF_NAMES = {
-    r"\frac": ("frac", "", "-"), r"\sqrt": ("sqrt", ""), r"\rightarrow": ("rightarrow", "vec", "rarr"),
+    r"\frac": ("frac", "", "-"), r"\sqrt": ("sqrt", ""),
+    r"\rightarrow": ("rightarrow", "vec", "rarr"),
     r"\leq": ("leq", "le"), r"\geq": ("geq", "ge"), r"\neq": ("neq", "ne"),
     r"\infty": ("infty", "infin"), r"\ldots": ("ldots", "hellip", "ctdot"),
     r"\exists": ("exists", "exist"), "<": ("<", "lt"), ">": (">", "gt"), r"\prime": ("prime", "'"),
@@ -99,7 +100,7 @@ def align(tokens: Sequence[str], ink: Ink) -> Alignment:
     """For each caption token, the sorted stroke indices drawn for it (empty if none)."""
     stroke = {trace_id: i for i, trace_id in enumerate(ink.trace_ids)}
     matched = _match_labels(tokens, ink.groups, ink.mathml_ids, _match_hrefs(tokens, ink.groups))
-    return [sorted(stroke[t] for t in ink.groups[i].trace_ids if t in stroke) if i is not None else []
+    return [[] if i is None else sorted(stroke[t] for t in ink.groups[i].trace_ids if t in stroke)
             for i in matched]
 
 

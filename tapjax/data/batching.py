@@ -90,7 +90,10 @@ def _encode(split: Split, vocab: Vocab, i: int) -> list[int]:
 
 def make_batch(split: Split, vocab: Vocab, rows: Sequence[int], batch_size: int,
                n_points: int, n_tokens: int) -> dict[str, np.ndarray]:
-    """The padded arrays of one batch (see the module docstring); rows beyond ``rows`` are dummies."""
+    """The padded arrays of one batch (see the module docstring).
+
+    Rows past ``len(rows)`` are dummies (index -1, zero masks).
+    """
     batch = {
         "features": np.zeros((batch_size, n_points, NUM_FEATURES), np.float32),
         "feature_mask": np.zeros((batch_size, n_points), np.float32),

@@ -22,7 +22,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import multiprocessing
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -133,16 +132,23 @@ def _from_arrays(name: str, a: dict[str, np.ndarray]) -> Split:
     tokens = [str(t).split() for t in a["tokens"]]
     return Split(
         name, keys=a["keys"].tolist(), truths=a["truths"].tolist(),
-        features=np.split(a["features"], bounds), point_strokes=np.split(a["point_strokes"], bounds),
+        features=np.split(a["features"], bounds),
+        point_strokes=np.split(a["point_strokes"], bounds),
         tokens=tokens,
-        token_strokes=[_decode_token_strokes(str(s), len(t)) for s, t in zip(a["token_strokes"], tokens)],
+        token_strokes=[_decode_token_strokes(str(s), len(t))
+                       for s, t in zip(a["token_strokes"], tokens)],
         stroke_count=a["stroke_count"].tolist(),
         skipped=[tuple(str(s).split("\t", 1)) for s in a["skipped"]])
 
 
 def load_folder(folder: str, data_dir=None, cache_dir=None,
                 settings: strokes.Settings | None = None, workers: int = 2) -> Split:
-    """Every readable expression of ``crohme/<folder>``, from the cache when it is fresh."""
+    """Every readable expression of ``crohme/<folder>``, from the cache when it is fresh.
+
+    With ``workers`` > 1 the files are read by that many *spawned* processes (fork is
+    unsafe once JAX has started its threads), so a script calling this needs the
+    usual ``if __name__ == "__main__":`` guard.
+    """
     settings = settings or strokes.Settings()
     crohme = dataset_dir("crohme", data_dir)
     paths = inkml.inkml_files(crohme / folder)

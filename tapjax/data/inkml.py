@@ -49,10 +49,11 @@ class TraceGroup:
 class Ink:
     """The content of one InkML file.
 
-    ``mathml_ids`` lists the ``xml:id`` of the truth MathML elements in document
-    order (the targets of the trace groups' hrefs). ``traces[i]`` is a float64 array ``[points, len(channels)]`` for the stroke
+    ``traces[i]`` is a float64 array ``[points, len(channels)]`` for the stroke
     with id ``trace_ids[i]``; strokes are in file order, which is the stroke
-    order used by the alignment (:mod:`tapjax.data.alignment`).
+    order used by the alignment (:mod:`tapjax.data.alignment`). ``mathml_ids``
+    lists the ``xml:id`` of the truth MathML elements in document order (the
+    targets of the trace groups' hrefs).
     """
 
     path: str

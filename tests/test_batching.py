@@ -38,6 +38,13 @@ def test_bucket_lengths_are_multiples_of_4_and_cover_the_longest():
     assert list(buckets) == sorted(set(buckets))
 
 
+def test_default_shapes_one_token_length_per_point_bucket(vocab):
+    split = toy_split(60)
+    shapes = {(b["features"].shape[1], b["tokens"].shape[1])
+              for b in batches(split, vocab, 4, buckets=(16, 32, 64))}
+    assert len(shapes) <= 3 and all(t % 4 == 0 for _, t in shapes)
+
+
 def test_shapes_masks_and_alignment(vocab):
     split = toy_split()
     for batch in batches(split, vocab, 4, buckets=(16, 32, 64), token_buckets=(8, 12), seed=3):

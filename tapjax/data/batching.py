@@ -35,17 +35,39 @@ from tapjax.data.vocab import EOS, Vocab
 POINT_MULTIPLE = 4
 
 
+TAIL_QUANTILES = (0.95, 0.99)
+
+
 def bucket_lengths(lengths: Sequence[int], num_buckets: int = 8,
                    multiple: int = POINT_MULTIPLE) -> tuple[int, ...]:
-    """Up to ``num_buckets`` padded lengths at the length quantiles, multiples of ``multiple``.
+    """Padded lengths (multiples of ``multiple``) at the length quantiles.
 
-    The last bucket holds the longest sequence, so every length fits.
+    Quantiles ``1/k, ..., (k-1)/k`` for ``k = num_buckets``, plus the long tail
+    (:data:`TAIL_QUANTILES`) so the few longest sequences do not set the padding of
+    the next-longest eighth, plus the maximum so every length fits.
     """
     if len(lengths) == 0:
         raise ValueError("no lengths to bucket")
-    quantiles = np.quantile(np.asarray(lengths), np.arange(1, num_buckets + 1) / num_buckets)
+    levels = np.r_[np.arange(1, num_buckets) / num_buckets, TAIL_QUANTILES, 1.0]
+    quantiles = np.quantile(np.asarray(lengths), np.clip(levels, 0, 1))
     rounded = np.ceil(quantiles / multiple).astype(int) * multiple
     return tuple(sorted(set(int(r) for r in rounded)))
+
+
+def _round_up(values: np.ndarray, multiple: int) -> np.ndarray:
+    return np.maximum(-(-values // multiple) * multiple, multiple)
+
+
+def token_lengths_per_bucket(point_lengths: np.ndarray, token_lengths: np.ndarray,
+                             buckets: Sequence[int], multiple: int = 4) -> np.ndarray:
+    """For each point bucket, the longest caption + EOS among its expressions (rounded up).
+
+    Padding a batch's tokens to its point bucket's entry gives one token length per
+    point bucket, so a shuffled epoch has at most ``len(buckets)`` batch shapes.
+    """
+    longest = np.zeros(len(buckets), dtype=int)
+    np.maximum.at(longest, np.searchsorted(buckets, point_lengths), token_lengths)
+    return _round_up(longest, multiple)
 
 
 def _fit(length: int, buckets: Sequence[int], what: str) -> int:
@@ -121,8 +143,9 @@ def batches(split: Split, vocab: Vocab, batch_size: int, *, buckets: Sequence[in
             drop_remainder: bool = False) -> Iterator[dict[str, np.ndarray]]:
     """Padded batches over ``split`` (see the module docstring).
 
-    ``buckets`` / ``token_buckets``: the padded point / token lengths (default:
-    :func:`bucket_lengths` of the split; points rounded to multiples of 4).
+    ``buckets``: the padded point lengths (default :func:`bucket_lengths` of the split).
+    ``token_buckets``: the padded token lengths; by default each point bucket has one
+    (:func:`token_lengths_per_bucket`), so shapes come in at most ``len(buckets)`` pairs.
     ``max_tokens``: leave out expressions whose caption plus EOS is longer.
     """
     if batch_size % num_devices:
@@ -135,12 +158,15 @@ def batches(split: Split, vocab: Vocab, batch_size: int, *, buckets: Sequence[in
     if len(rows) == 0:
         return
     buckets = tuple(buckets or bucket_lengths(point_lengths))
-    token_buckets = tuple(token_buckets or bucket_lengths(token_lengths[rows], 4, 4))
     _fit(int(point_lengths.max()), buckets, "point")  # fail before the first batch, not silently
+    per_bucket = token_lengths_per_bucket(point_lengths, token_lengths[rows], buckets)
     rng = np.random.default_rng([seed, epoch])
     for positions in _batch_indices(point_lengths, buckets, batch_size, shuffle, rng,
                                     drop_remainder):
         chosen = rows[positions]
         n_points = _fit(int(point_lengths[positions].max()), buckets, "point")
-        n_tokens = _fit(int(token_lengths[chosen].max()), token_buckets, "token")
+        if token_buckets:
+            n_tokens = _fit(int(token_lengths[chosen].max()), tuple(token_buckets), "token")
+        else:
+            n_tokens = int(per_bucket[np.searchsorted(buckets, point_lengths[positions])].max())
         yield make_batch(split, vocab, chosen, batch_size, n_points, n_tokens)

@@ -21,16 +21,18 @@ from tapjax.data import alignment, crohme, latex
 from tapjax.data.root import dataset_dir
 from tapjax.data.vocab import Vocab
 
-FOLDER_NAMES = {"train2014": "TrainINKML", "test2014": "TestEM2014GT", "test2016": "TEST2016_INKML_GT"}
+FOLDER_NAMES = {"train2014": "TrainINKML", "test2014": "TestEM2014GT",
+                "test2016": "TEST2016_INKML_GT"}
 CAPTION_SETS = {"train": "train2014", "test": "test2014"}
 ALIGN_TAR = "tap/on-align-train.tar.gz"
 
 
 def caption_agreement(split: crohme.Split) -> dict:
     """Share of truths whose tokenization equals the standard caption (``split.tokens``)."""
-    differing = [(k, truth, " ".join(latex.tokenize(truth)), " ".join(tokens))
-                 for k, truth, tokens in zip(split.keys, split.truths, split.tokens)
-                 if latex.tokenize(truth) != tokens]
+    ours = [latex.tokenize(truth) for truth in split.truths]
+    differing = [(k, truth, " ".join(mine), " ".join(tokens))
+                 for k, truth, mine, tokens in zip(split.keys, split.truths, ours, split.tokens)
+                 if mine != tokens]
     return {"total": len(split), "identical": len(split) - len(differing),
             "agreement": 1 - len(differing) / max(len(split), 1), "differing": differing}
 
@@ -57,15 +59,16 @@ def report(data_dir=None, cache_dir=None) -> dict:
                for name, folder in FOLDER_NAMES.items()}
     reference = alignment.read_align_tar(dataset_dir("crohme", data_dir) / ALIGN_TAR)
     splits = {s: len(crohme.load_split(s, data_dir, cache_dir)) for s in ("train", "valid")}
+    splits.update(test2014=len(folders["test2014"]), test2016=len(folders["test2016"]))
     return {
         "folders": {name: {"loaded": len(s), "skipped": s.skipped} for name, s in folders.items()},
-        "splits": {**splits, "test2014": len(folders["test2014"]), "test2016": len(folders["test2016"])},
+        "splits": splits,
         "vocab_size": len(vocab),
         "caption_agreement": {c: caption_agreement(folders[f]) for c, f in CAPTION_SETS.items()},
         "alignment_agreement": alignment_agreement(folders["train2014"], reference),
         "oov": {name: out_of_vocabulary(s.tokens, vocab) for name, s in folders.items()},
-        "tokenizer_oov": {name: out_of_vocabulary(map(latex.tokenize, folders[name].truths), vocab)
-                          for name in FOLDER_NAMES},
+        "tokenizer_oov": {name: out_of_vocabulary(map(latex.tokenize, s.truths), vocab)
+                          for name, s in folders.items()},
     }
 
 
@@ -77,7 +80,8 @@ def _print_summary(stats: dict, show: int) -> None:
     print("splits:", stats["splits"])
     for name, agreement in stats["caption_agreement"].items():
         print(f"caption agreement {name}: {agreement['agreement']:.4f} "
-              f"({agreement['identical']}/{agreement['total']}, {len(agreement['differing'])} differ)")
+              f"({agreement['identical']}/{agreement['total']}, "
+              f"{len(agreement['differing'])} differ)")
         for key, truth, ours, standard in agreement["differing"][:show]:
             print(f"  {key}\n    truth    {truth}\n    ours     {ours}\n    standard {standard}")
     agreement = stats["alignment_agreement"]
@@ -89,8 +93,10 @@ def _print_summary(stats: dict, show: int) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data_dir", default=None, help="data root (default $TAPJAX_DATA or ./data)")
-    parser.add_argument("--cache_dir", default=None, help="cache (default $TAPJAX_CACHE or ~/.cache/tapjax)")
+    parser.add_argument("--data_dir", default=None,
+                        help="data root (default $TAPJAX_DATA or ./data)")
+    parser.add_argument("--cache_dir", default=None,
+                        help="cache (default $TAPJAX_CACHE or ~/.cache/tapjax)")
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     parser.add_argument("--show", type=int, default=10, help="differing captions to print per set")
     args = parser.parse_args(argv)

@@ -80,7 +80,8 @@ _PARSER = etree.XMLParser(recover=True, huge_tree=True, resolve_entities=False)
 
 
 def _local(tag) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    """The tag without its namespace ("" for comments and processing instructions)."""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def _parse_points(text: str, channels: tuple[str, ...], path, trace_id) -> tuple[np.ndarray, tuple]:

@@ -77,8 +77,8 @@ def keep_mask(points: np.ndarray, strokes: np.ndarray, min_distance: float) -> n
     keep = np.ones(len(points), dtype=bool)
     while True:
         previous = np.maximum(_previous_kept(keep), 0)
-        distance = np.linalg.norm(points - points[previous], axis=1)
-        updated = first | (distance > min_distance)
+        squared = ((points - points[previous]) ** 2).sum(axis=1)
+        updated = first | (squared > min_distance ** 2)
         if np.array_equal(updated, keep):
             return keep
         keep = updated

@@ -1,0 +1,9 @@
+"""Active learning for slot filling on ATIS (W-BADGE paper); flags as in :mod:`experiments.al_conll`."""
+
+from absl import app, flags
+
+from experiments import al_conll
+
+if __name__ == "__main__":
+    flags.FLAGS.set_default("config", "experiments/configs/al_atis.py")
+    app.run(al_conll.main)

@@ -1,0 +1,27 @@
+"""Active learning for NER on CoNLL-2003 (W-BADGE paper).
+
+    python -m experiments.al_conll --config experiments/configs/al_conll.py:quick --workdir /tmp/al \
+        [--data_dir ../shared/data] [--config.model=encdec]
+"""
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from tapjax.al import loop
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", "experiments/configs/al_conll.py", "AL configuration file.")
+flags.DEFINE_string("workdir", None, "Where results, state and plots go.", required=True)
+flags.DEFINE_string("data_dir", None, "Data root (default: $TAPJAX_DATA or ./data).")
+
+
+def main(argv):
+    del argv
+    config = FLAGS.config
+    if FLAGS.data_dir:
+        config.data_dir = FLAGS.data_dir
+    loop.run(config, FLAGS.workdir)
+
+
+if __name__ == "__main__":
+    app.run(main)

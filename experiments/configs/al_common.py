@@ -1,0 +1,80 @@
+"""Shared active-learning configuration (W-BADGE paper §5.2-5.3) and its variants.
+
+Variants (``--config experiments/configs/al_<dataset>.py:VARIANT``):
+
+* ``paper``: the paper's settings: all six strategies, 5 seeds, 400-dim embeddings,
+  BiLSTM of ``hidden`` units per direction, dropout 0.5, Adam 1e-3, T = 100 BALD passes.
+* ``quick``: a real run on the real data in under ~20 minutes on 2 CPU cores: 1 seed,
+  3 rounds, a smaller model, fewer epochs, T = 20 BALD passes.
+* ``smoke``: seconds, for tests.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+STRATEGIES = ("random", "mnlp", "bald", "coreset", "badge", "wbadge")
+
+
+def get_base(dataset: str, hidden: int, batch_size: int, epochs: int, initial_fraction: float,
+             buckets: tuple[int, ...]) -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.dataset = dataset
+    c.data_dir = ""  # empty: $TAPJAX_DATA or ./data (the --data_dir flag sets it)
+    c.model = "tagger"  # or "encdec" (BiLSTM encoder, LSTM decoder, greedy decoding)
+
+    c.model_cfg = ml_collections.ConfigDict()
+    c.model_cfg.embed_dim = 400
+    c.model_cfg.hidden = hidden
+    c.model_cfg.decoder = 100
+    c.model_cfg.dropout = 0.5
+    c.model_cfg.chars = False  # character BiLSTM word encoder
+    c.model_cfg.min_count = 1
+    c.model_cfg.glove_path = ""  # a GloVe-format text file (word v1 .. v_embed_dim) to start from
+
+    c.train = ml_collections.ConfigDict()
+    c.train.batch_size = batch_size
+    c.train.epochs = epochs
+    c.train.learning_rate = 1e-3
+    c.train.eval_from_epoch = 1  # validation F1 (model selection) from this epoch on
+    c.train.eval_batch = 256
+    c.train.score_batch = 512
+    c.train.buckets = buckets
+    c.train.max_word = 20
+
+    c.al = ml_collections.ConfigDict()
+    c.al.strategies = STRATEGIES
+    c.al.seeds = (0, 1, 2, 3, 4)
+    c.al.initial_fraction = initial_fraction
+    c.al.rounds = 10
+    c.al.bald_passes = 100
+    c.al.full_data_reference = True
+    return c
+
+
+def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.ConfigDict:
+    variant = variant or "paper"
+    if variant == "paper":
+        return c
+    if variant == "quick":
+        c.model_cfg.embed_dim = 100
+        c.model_cfg.hidden = 64
+        c.train.epochs = 6
+        c.train.eval_from_epoch = 3
+        c.al.seeds = (0,)
+        c.al.rounds = 3
+        c.al.bald_passes = 20
+        return c
+    if variant == "smoke":
+        c.model_cfg.embed_dim = 16
+        c.model_cfg.hidden = 8
+        c.model_cfg.decoder = 8
+        c.train.epochs = 1
+        c.train.eval_batch = 64
+        c.train.score_batch = 64
+        c.al.seeds = (0,)
+        c.al.rounds = 2
+        c.al.bald_passes = 4
+        c.al.full_data_reference = False
+        return c
+    raise ValueError(f"unknown config variant {variant!r}; expected paper, quick or smoke")

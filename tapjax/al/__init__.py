@@ -1,0 +1,1 @@
+"""Deep active learning for sequence labeling (W-BADGE paper): strategies, selection, the AL loop."""

@@ -1,0 +1,132 @@
+"""Per-sentence features of the unlabeled pool that the strategies score or select on.
+
+* :func:`gradient_embedding` (W-BADGE paper Eq. 4): the gradient of a sentence's loss under
+  the model's own greedy predictions ``ŷ`` with respect to the last layer's weights
+  ``W [H, C]``: ``g_x = Σ_t (p_t − onehot(ŷ_t)) ⊗ h_t``, flattened to ``[H * C]``. Computed
+  as ``vmap`` over ``grad`` of the per-sentence loss; :func:`gradient_embedding_closed_form`
+  is the formula itself (the tests check they agree).
+* :func:`mnlp_score` (Eq. 1): ``(1/n) Σ_t log p(ŷ_t | …)``, the length-normalised
+  log-probability of the decoded sequence.
+* :func:`bald_disagreement` (Eq. 2): with ``T`` MC-dropout passes, the fraction of passes
+  whose decoded sequence differs from the modal one.
+* :func:`pool_features`: runs any of these over a list of sentences in padded batches,
+  sharded over devices, returning one row per sentence (kept on device).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from tapjax.al.train import Encoded, apply_model, batches, per_example_keys
+from tapjax.nn.tagger import LAST_LAYER
+from tapjax.train import sharding
+from jax.sharding import PartitionSpec as P
+
+Array = jax.Array
+
+
+def _last_layer(params):
+    return params["params"][LAST_LAYER]
+
+
+def _sentence_loss(W, b, h, tags, mask):
+    """Summed token cross-entropy of one sentence (``h [T, H]``) for last-layer weights ``W``."""
+    nll = optax.softmax_cross_entropy_with_integer_labels(h @ W + b, tags)
+    return (nll * mask).sum()
+
+
+def gradient_embedding(model, params, batch) -> Array:
+    """Eq. 4 by autodiff: ``vmap(grad(per-sentence loss wrt W))`` at ``ŷ`` -> ``[B, H * C]``."""
+    out = apply_model(model, params, batch)
+    W, b = _last_layer(params)["kernel"], _last_layer(params)["bias"]
+    g = jax.vmap(jax.grad(_sentence_loss), in_axes=(None, None, 0, 0, 0))(W, b, out.h, out.pred, batch["mask"])
+    return g.reshape(g.shape[0], -1)
+
+
+def gradient_embedding_closed_form(model, params, batch) -> Array:
+    """Eq. 4 directly: block ``i`` of ``g_x`` is ``Σ_t (p_ti − ŷ_ti) h_t``, laid out as ``[H, C]``."""
+    out = apply_model(model, params, batch)
+    err = jax.nn.softmax(out.logits) - jax.nn.one_hot(out.pred, out.logits.shape[-1])
+    g = jnp.einsum("bth,btc->bhc", out.h * batch["mask"][..., None], err)
+    return g.reshape(g.shape[0], -1)
+
+
+def sentence_representation(model, params, batch) -> Array:
+    """The encoder's sentence vector (masked mean of BiLSTM states), Core-set's space."""
+    return apply_model(model, params, batch).sentence
+
+
+def mnlp_score(model, params, batch) -> Array:
+    """Eq. 1: ``max_y (1/n) log P(y | x)`` with ``y`` the greedy decoding; low = uncertain."""
+    out = apply_model(model, params, batch)
+    logp = jnp.take_along_axis(jax.nn.log_softmax(out.logits), out.pred[..., None], -1)[..., 0]
+    return (logp * batch["mask"]).sum(1) / jnp.maximum(batch["mask"].sum(1), 1.0)
+
+
+_HASH_MULTIPLIERS = (np.uint32(1_000_003), np.uint32(2_654_435_761))
+
+
+def sequence_hashes(pred: Array, mask: Array) -> Array:
+    """Two 32-bit polynomial hashes of each masked tag sequence ``[..., T] -> [..., 2]``."""
+    tokens = ((pred + 1) * (mask > 0)).astype(jnp.uint32)
+
+    def poly(m):
+        powers = jnp.cumprod(jnp.full(tokens.shape[-1], m, jnp.uint32))
+        return (tokens * powers).sum(-1, dtype=jnp.uint32)
+
+    return jnp.stack([poly(m) for m in _HASH_MULTIPLIERS], -1)
+
+
+def modal_disagreement(hashes: Array) -> Array:
+    """``hashes [T, B, 2]`` of ``T`` decodings -> ``1 − (count of the modal sequence) / T`` per row."""
+    same = jnp.all(hashes[:, None] == hashes[None, :], -1)  # [T, T, B]
+    return 1.0 - same.sum(1).max(0) / hashes.shape[0]
+
+
+def bald_disagreement(model, params, batch, key, passes: int, chunk: int = 10) -> Array:
+    """Eq. 2: MC-dropout disagreement over ``passes`` passes (``chunk`` passes vectorised at a time).
+
+    Pass ``t``'s dropout key for a sentence is ``fold_in(fold_in(key, t), sentence index)``.
+    """
+
+    def one_pass(t):
+        keys = per_example_keys(jax.random.fold_in(key, t), batch["index"])
+        return sequence_hashes(apply_model(model, params, batch, keys).pred, batch["mask"])
+
+    hashes = jax.lax.map(one_pass, jnp.arange(passes), batch_size=min(chunk, passes))
+    return modal_disagreement(hashes)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(fn: Callable, model, mesh, n_args: int, static: tuple):
+    def local(params, batch, *args):
+        return fn(model, params, batch, *args, **dict(static))
+
+    specs = (P(), P(sharding.AXIS)) + (P(),) * n_args
+    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=P(sharding.AXIS)))
+
+
+def pool_features(fn: Callable, model, params, data: Encoded, indices: Sequence[int], cfg, mesh,
+                  *args, **static) -> Array:
+    """``fn(model, params, batch, *args, **static) -> [B, ...]`` over sentences ``indices``.
+
+    Returns ``[len(indices), ...]`` in the order of ``indices``, on device. Batches hold
+    ``cfg.score_batch`` rows of one length bucket and are sharded over ``mesh``; the
+    compiled program is cached per (fn, model, mesh, static arguments).
+    """
+    mapped = _compiled(fn, model, mesh, len(args), tuple(sorted(static.items())))
+    position = {int(i): p for p, i in enumerate(indices)}
+    rows, where = [], []
+    for batch in batches(data, indices, cfg.score_batch, cfg.buckets, cfg.max_word):
+        real = np.nonzero(batch["index"] >= 0)[0]
+        out = mapped(params, sharding.shard_batch(batch, mesh), *args)
+        rows.append(out[real])
+        where.append([position[int(batch["index"][r])] for r in real])
+    order = np.argsort(np.concatenate(where))
+    return jnp.concatenate(rows)[order]

@@ -1,0 +1,96 @@
+"""Active-learning strategies (W-BADGE paper §3-4): each picks ``k`` unlabeled sentences.
+
+Every strategy is ``strategy(ctx, k, key) -> np.ndarray`` of training-set indices, where
+``ctx`` (:class:`Pool`) holds the current model, its parameters, the encoded training set
+and the labeled / unlabeled indices. Scoring runs over the whole pool with
+:func:`tapjax.al.embeddings.pool_features` (jitted, sharded over devices) and selection
+with :mod:`tapjax.al.select`. Register a new strategy by adding it to :data:`STRATEGIES`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import numpy as np
+
+from tapjax.al import embeddings, select
+from tapjax.al.train import Encoded
+
+
+@dataclasses.dataclass
+class Pool:
+    model: object
+    params: object
+    train: Encoded
+    labeled: np.ndarray  # training-set indices already annotated
+    unlabeled: np.ndarray  # the rest, in increasing order
+    cfg: object  # the train config (batching, buckets, score_batch)
+    mesh: object
+    bald_passes: int = 100
+
+    def features(self, fn, indices, *args, **static):
+        return embeddings.pool_features(fn, self.model, self.params, self.train, indices, self.cfg, self.mesh,
+                                        *args, **static)
+
+    def all_candidates(self):
+        return np.ones(len(self.unlabeled), bool)
+
+
+def random(pool: Pool, k: int, key) -> np.ndarray:
+    scores = select.random_scores(key, len(pool.unlabeled))
+    return pool.unlabeled[select.top_k(scores, pool.all_candidates(), k)]
+
+
+def mnlp(pool: Pool, k: int, key) -> np.ndarray:
+    """Eq. 1: the ``k`` sentences with the lowest length-normalised log-probability."""
+    scores = pool.features(embeddings.mnlp_score, pool.unlabeled)
+    return pool.unlabeled[select.top_k(-scores, pool.all_candidates(), k)]
+
+
+def bald(pool: Pool, k: int, key) -> np.ndarray:
+    """Eq. 2: the ``k`` sentences whose MC-dropout decodings disagree most with the mode."""
+    scores = pool.features(embeddings.bald_disagreement, pool.unlabeled, key, passes=pool.bald_passes)
+    return pool.unlabeled[select.top_k(scores, pool.all_candidates(), k)]
+
+
+def coreset(pool: Pool, k: int, key) -> np.ndarray:
+    """k-center greedy on encoder sentence representations, labeled sentences as centers."""
+    del key
+    rows = np.concatenate([pool.labeled, pool.unlabeled])
+    X = pool.features(embeddings.sentence_representation, rows)
+    is_labeled = np.arange(len(rows)) < len(pool.labeled)
+    return rows[select.k_center_greedy(X, ~is_labeled, is_labeled, k, pool.mesh)]
+
+
+def sentence_weights(pool: Pool) -> np.ndarray:
+    """W-BADGE Eq. 5: ``w(x) = l(x)² / Σ l(x)²`` over the unlabeled pool."""
+    lengths = np.asarray([len(pool.train.words[i]) for i in pool.unlabeled], np.float64)
+    return lengths**2 / np.sum(lengths**2)
+
+
+def badge(pool: Pool, k: int, key, weighted: bool = False) -> np.ndarray:
+    """k-means++ seeding on last-layer gradient embeddings (Eq. 4); W-BADGE when ``weighted``."""
+    G = pool.features(embeddings.gradient_embedding, pool.unlabeled)
+    weights = sentence_weights(pool) if weighted else None
+    return pool.unlabeled[select.kmeanspp_seeding(G, pool.all_candidates(), k, key, pool.mesh, weights)]
+
+
+def wbadge(pool: Pool, k: int, key) -> np.ndarray:
+    return badge(pool, k, key, weighted=True)
+
+
+STRATEGIES: dict[str, Callable[[Pool, int, jax.Array], np.ndarray]] = {
+    "random": random, "mnlp": mnlp, "bald": bald, "coreset": coreset, "badge": badge, "wbadge": wbadge,
+}
+
+
+def choose(name: str, pool: Pool, k: int, key) -> np.ndarray:
+    """Runs strategy ``name``; checks the result is ``k`` distinct unlabeled sentences."""
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; expected one of {sorted(STRATEGIES)}")
+    picked = np.asarray(STRATEGIES[name](pool, k, key), np.int64)
+    if len(set(picked.tolist())) != k or np.isin(picked, pool.labeled).any():
+        raise AssertionError(f"strategy {name} returned duplicates or labeled sentences")
+    return picked

@@ -1,0 +1,1 @@
+"""Plots: active-learning curves."""

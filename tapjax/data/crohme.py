@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import multiprocessing
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -97,12 +98,17 @@ def _read_example(path: Path, caption: list[str] | None, settings: strokes.Setti
             alignment.align(tokens, ink), len(ink.traces))
 
 
+def _start_method() -> str:
+    """``fork`` (instant) unless JAX is loaded: forking its threads can deadlock, so ``spawn``."""
+    safe = "jax" not in sys.modules and "fork" in multiprocessing.get_all_start_methods()
+    return "fork" if safe else "spawn"
+
+
 def _read_all(paths, captions, settings, workers: int) -> list:
     jobs = [(p, captions.get(p.name.removesuffix(".inkml")), settings) for p in paths]
     if workers <= 1:
         return [_read_example(*job) for job in jobs]
-    # spawn, not fork: the caller may have started JAX's threads.
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(_start_method())
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
         return list(pool.map(_read_example, *zip(*jobs), chunksize=64))
 
@@ -145,9 +151,9 @@ def load_folder(folder: str, data_dir=None, cache_dir=None,
                 settings: strokes.Settings | None = None, workers: int = 2) -> Split:
     """Every readable expression of ``crohme/<folder>``, from the cache when it is fresh.
 
-    With ``workers`` > 1 the files are read by that many *spawned* processes (fork is
-    unsafe once JAX has started its threads), so a script calling this needs the
-    usual ``if __name__ == "__main__":`` guard.
+    With ``workers`` > 1 the files are read by that many processes, forked, or spawned
+    once JAX is imported (forking its threads is unsafe): a script that imports JAX
+    before calling this needs the usual ``if __name__ == "__main__":`` guard.
     """
     settings = settings or strokes.Settings()
     crohme = dataset_dir("crohme", data_dir)

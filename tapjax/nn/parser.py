@@ -79,10 +79,9 @@ class Parser(nn.Module):
         """``s_0 = tanh(W_init mean(A))`` (Eq. 9, mean over real steps), zero attention history."""
         mask = enc["mask"]
         mean = (enc["A"] * mask[..., None]).sum(1) / jnp.maximum(mask.sum(1, keepdims=True), 1.0)
-        B, L = mask.shape
-        state = {"s": jnp.tanh(self.W_init(mean)), "alpha": jnp.zeros((B, L)), "alpha_sum": jnp.zeros((B, L))}
+        state = {"s": jnp.tanh(self.W_init(mean)), "alpha": jnp.zeros_like(mask), "alpha_sum": jnp.zeros_like(mask)}
         if self.temporal:
-            state["beta"] = jnp.zeros((B,))
+            state["beta"] = jnp.zeros_like(mask[:, 0])
         return state
 
     def step(self, enc: dict, state: dict, prev_tokens: Array) -> tuple[Array, dict]:

@@ -1,0 +1,85 @@
+"""Guided hybrid attention: masked softmax, coverage, temporal gate, guider (Eq. 28)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tapjax.nn.attention import (SpatialAttention, TemporalAttention, alignment_targets, coverage_features,
+                                 guider_loss, masked_softmax)
+
+
+def _inputs(rng, B=2, L=6, D=4, n=3):
+    A = rng.normal(size=(B, L, D)).astype(np.float32)
+    mask = np.ones((B, L), np.float32)
+    mask[1, 4:] = 0
+    return A, mask, rng.normal(size=(B, n)).astype(np.float32), rng.random((B, L)).astype(np.float32) * mask
+
+
+def test_spatial_attention_sums_to_one_over_real_steps_only():
+    A, mask, s_hat, alpha_sum = _inputs(np.random.default_rng(0))
+    att = SpatialAttention(dim=5, coverage=True, kernel_width=3, filters=2)
+    variables = att.init(jax.random.key(0), A, mask, s_hat, alpha_sum, method=lambda m, A, *a: m(m.keys(A), A, *a))
+    keys = att.apply(variables, A, method=SpatialAttention.keys)
+    alpha, _, c_hat = att.apply(variables, keys, A, mask, s_hat, alpha_sum)
+    np.testing.assert_allclose(alpha.sum(-1), 1.0, rtol=1e-6)
+    assert np.all(np.asarray(alpha)[1, 4:] == 0) and np.all(np.asarray(alpha)[1, :4] > 0)
+    np.testing.assert_allclose(c_hat, np.einsum("bl,bld->bd", alpha, A), rtol=1e-5)
+    # garbage in padded annotation steps changes nothing
+    A2 = A.copy()
+    A2[1, 4:] = 50.0
+    alpha2, _, c2 = att.apply(variables, att.apply(variables, A2, method=SpatialAttention.keys), A2, mask, s_hat,
+                              alpha_sum)
+    np.testing.assert_allclose(alpha2, alpha, rtol=1e-6)
+    np.testing.assert_allclose(c2, c_hat, rtol=1e-6)
+
+
+def test_coverage_shape_and_convolution():
+    K, C = 5, 3
+    kernel = np.arange(K * C, dtype=np.float32).reshape(K, C)
+    alpha_sum = np.zeros((1, 9), np.float32)
+    alpha_sum[0, 4] = 1.0
+    F = coverage_features(jnp.asarray(alpha_sum), jnp.asarray(kernel))
+    assert F.shape == (1, 9, C)
+    # 'same' cross-correlation with a one-hot at p: F[i] = kernel[p - i + K // 2]
+    for i in range(9):
+        k = 4 - i + K // 2
+        np.testing.assert_allclose(F[0, i], kernel[k] if 0 <= k < K else 0.0)
+
+
+def test_temporal_gate_mixes_context_and_is_padding_safe():
+    rng = np.random.default_rng(2)
+    B, L, D, n = 2, 5, 4, 3
+    c_hat = rng.normal(size=(B, D)).astype(np.float32)
+    logits = rng.normal(size=(B, L)).astype(np.float32)
+    mask = np.ones((B, L), np.float32)
+    mask[0, 3:] = 0
+    y, s_prev, s_hat = (rng.normal(size=(B, k)).astype(np.float32) for k in (n, n, n))
+    temporal = TemporalAttention(dim=6)
+    params = temporal.init(jax.random.key(0), y, s_prev, s_hat, c_hat, logits, mask)
+    c, beta = temporal.apply(params, y, s_prev, s_hat, c_hat, logits, mask)
+    assert c.shape == (B, D) and beta.shape == (B,)
+    assert np.all((np.asarray(beta) > 0) & (np.asarray(beta) < 1))
+    logits2 = logits.copy()
+    logits2[0, 3:] = 1e4  # padded logits are ignored
+    c2, beta2 = temporal.apply(params, y, s_prev, s_hat, c_hat, logits2, mask)
+    np.testing.assert_allclose(beta2, beta, rtol=1e-6)
+    np.testing.assert_allclose(c2, c, rtol=1e-6)
+
+
+def test_masked_softmax_zero_on_padding():
+    p = masked_softmax(jnp.array([[1.0, 2.0, 3.0]]), jnp.array([[1.0, 1.0, 0.0]]))
+    np.testing.assert_allclose(p, [[1 / (1 + np.e), np.e / (1 + np.e), 0.0]], rtol=1e-6)
+
+
+def test_alignment_targets_and_guider_against_hand_computation():
+    # 1 expression, 3 tokens, 8 points, stride 4 -> 2 annotation steps.
+    align = np.zeros((1, 3, 8), np.uint8)
+    align[0, 0, [1]] = 1          # token 0: a point in step 0 only
+    align[0, 1, [3, 6]] = 1       # token 1: points in steps 0 and 1
+    # token 2 (e.g. '^' or EOS) has no strokes
+    gamma = alignment_targets(jnp.asarray(align), jnp.ones((1, 2)), stride=4)
+    np.testing.assert_allclose(gamma[0], [[1.0, 0.0], [0.5, 0.5], [0.0, 0.0]])
+    alpha = jnp.array([[[0.8, 0.2], [0.25, 0.75], [0.5, 0.5]]])
+    G = guider_loss(alpha, gamma)
+    expected = [-np.log(0.8), -(0.5 * np.log(0.25) + 0.5 * np.log(0.75)), 0.0]
+    np.testing.assert_allclose(G[0], expected, rtol=1e-5)

@@ -105,6 +105,16 @@ def test_wide_beam_finds_brute_force_best_and_nbest(toy):
             np.testing.assert_array_equal(res.tokens[b, k], seq + [0] * (max_len - len(seq)))
 
 
+def test_length_norm_ranks_by_score_per_step(toy):
+    family, params, features, mask = toy
+    max_len = 3
+    res = beam_search(family, params, features, mask, beam=exhaustive_beam(max_len), max_len=max_len, length_norm=True)
+    for b in range(features.shape[0]):
+        score, seq = max(brute_force(family, params, features[b], mask[b], max_len), key=lambda s: s[0] / (len(s[1]) + 1))
+        np.testing.assert_allclose(res.scores[b, 0], score, rtol=1e-5)
+        np.testing.assert_array_equal(res.tokens[b, 0, : len(seq) + 1], seq + [0])
+
+
 def python_greedy(family, params, features, mask, max_len):
     enc = family.encode(params, features[None], mask[None])
     state, prev, out, total, alphas = family.init_state(params, enc), jnp.array([-1]), [], 0.0, []

@@ -8,8 +8,8 @@ step). ``beam_search(..., forced_length=caption lengths)`` does that: EOS is imp
 before that step and certain at it, while the search itself (top-k over ``K * V``
 extensions, state gathered by parent) runs unchanged.
 
-Batches: the expressions grouped by point-length bucket (8 buckets, so only 8 programs are
-compiled) and sorted by caption length within a bucket, cut into batches of ``--batch_size``
+Batches: the expressions grouped by point-length bucket (``batching.bucket_lengths``: 10
+on this set, so 10 programs are compiled) and sorted by caption length within a bucket, cut into batches of ``--batch_size``
 (so the rows of a batch stop at nearly the same step). Compilation is done first, on one-step searches of
 each batch shape, and timed separately.
 
@@ -43,10 +43,10 @@ PAPER_SECONDS = 115.0
 
 
 def sorted_batches(split, vocab, batch_size: int) -> list[dict]:
-    """Batches within one of 8 point-length buckets, sorted there by caption length.
+    """Batches within one point-length bucket each, sorted there by caption length.
 
     Work is rows x padded points x steps of the longest caption; on CROHME 2014 test this
-    order pads it to 2.1x the unpadded sum at batch 16 (4.2x at batch 48 sorted by caption length only).
+    order pads it to about 2x the unpadded sum at batch 16 (about 4x at batch 48 sorted by caption length only).
     """
     points = np.array([len(f) for f in split.features])
     buckets = batching.bucket_lengths(points)

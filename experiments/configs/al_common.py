@@ -21,6 +21,7 @@ def get_base(dataset: str, hidden: int, batch_size: int, epochs: int, initial_fr
     c = ml_collections.ConfigDict()
     c.dataset = dataset
     c.data_dir = ""  # empty: $TAPJAX_DATA or ./data (the --data_dir flag sets it)
+    c.limit = 0  # > 0: use only the first `limit` sentences of each split (smoke runs)
     c.model = "tagger"  # or "encdec" (BiLSTM encoder, LSTM decoder, greedy decoding)
 
     c.model_cfg = ml_collections.ConfigDict()
@@ -69,11 +70,14 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.
         c.model_cfg.embed_dim = 16
         c.model_cfg.hidden = 8
         c.model_cfg.decoder = 8
+        c.limit = 400
         c.train.epochs = 1
+        c.train.buckets = (32, 128)
         c.train.eval_batch = 64
         c.train.score_batch = 64
         c.al.seeds = (0,)
         c.al.rounds = 2
+        c.al.initial_fraction = 0.05
         c.al.bald_passes = 4
         c.al.full_data_reference = False
         return c

@@ -42,9 +42,14 @@ def _sentence_loss(W, b, h, tags, mask):
 
 
 def gradient_embedding(model, params, batch) -> Array:
-    """Eq. 4 by autodiff: ``vmap(grad(per-sentence loss wrt W))`` at ``ŷ`` -> ``[B, H * C]``."""
+    """Eq. 4 by autodiff: ``vmap(grad(per-sentence loss wrt W))`` at ``ŷ`` -> ``[B, H * C]``.
+
+    Runs inside ``shard_map`` (see :func:`pool_features`): ``W`` is first cast to vary over
+    the device axis, so that its gradient is this device's own, not ``psum``-med over
+    devices as the gradient of a replicated value would be.
+    """
     out = apply_model(model, params, batch)
-    W, b = _last_layer(params)["kernel"], _last_layer(params)["bias"]
+    W, b = (jax.lax.pcast(_last_layer(params)[k], sharding.AXIS, to="varying") for k in ("kernel", "bias"))
     g = jax.vmap(jax.grad(_sentence_loss), in_axes=(None, None, 0, 0, 0))(W, b, out.h, out.pred, batch["mask"])
     return g.reshape(g.shape[0], -1)
 

@@ -56,7 +56,9 @@ class Experiment:
 
     def __init__(self, config, workdir):
         self.config, self.workdir = config, Path(workdir)
-        self.splits = conll.load(config.dataset, config.data_dir or None)
+        splits = conll.load(config.dataset, config.data_dir or None)
+        limit = config.get("limit", 0)  # smoke runs: only the first `limit` sentences of each split
+        self.splits = {k: v.subset(range(min(limit, len(v)))) if limit else v for k, v in splits.items()}
         self.train_set = self.splits["train"]
         self.words_total = self.train_set.num_words
         self.mesh = sharding.data_mesh()

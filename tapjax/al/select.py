@@ -20,6 +20,8 @@ the point with the largest ``w(x) ||g_x||²`` (BADGE's largest-norm start, weigh
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -97,6 +99,7 @@ def k_center_greedy(X, candidates, centers, k: int, mesh) -> np.ndarray:
     return np.asarray(_k_center(shard_pool(X, mesh), shard_pool(candidates, mesh, False), center_rows, k, mesh))
 
 
+@functools.partial(jax.jit, static_argnames=("k", "mesh"))
 def _k_center(X, cand, center_rows, k, mesh):
     def local(X, cand, center_rows):
         rows = _global_rows(X.shape[0])
@@ -114,7 +117,7 @@ def _k_center(X, cand, center_rows, k, mesh):
 
         return jax.lax.fori_loop(0, k, pick, (d2, cand, jnp.zeros(k, jnp.int32)))[2]
 
-    return jax.jit(lambda *a: _run(mesh, local, *a[:2], replicated=a[2:]))(X, cand, center_rows)
+    return _run(mesh, local, X, cand, replicated=(center_rows,))
 
 
 def kmeanspp_seeding(G, candidates, k: int, key, mesh, weights=None) -> np.ndarray:
@@ -132,6 +135,7 @@ def kmeanspp_seeding(G, candidates, k: int, key, mesh, weights=None) -> np.ndarr
                                 shard_pool(w, mesh), key, k, n, mesh))
 
 
+@functools.partial(jax.jit, static_argnames=("k", "n", "mesh"))
 def _kmeanspp(G, cand, w, key, k, n, mesh):
     def local(G, cand, w, key):
         rows = _global_rows(G.shape[0])
@@ -155,4 +159,4 @@ def _kmeanspp(G, cand, w, key, k, n, mesh):
         picks = jnp.zeros(k, jnp.int32).at[0].set(first)
         return jax.lax.fori_loop(1, k, pick, (d2, cand, picks))[2]
 
-    return jax.jit(lambda *a: _run(mesh, local, *a[:3], replicated=a[3:]))(G, cand, w, key)
+    return _run(mesh, local, G, cand, w, replicated=(key,))

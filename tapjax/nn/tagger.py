@@ -162,7 +162,7 @@ class BiLSTMEncoderDecoder(nn.Module):
             logits = out(h_drop)
             return ((c, h_t), jnp.argmax(logits, -1)), (h_drop, logits)
 
-        init = (carry, jnp.full((B,), self.num_tags))
+        init = (carry, jnp.zeros_like(words[:, 0]) + self.num_tags)
         _, (hs, logits) = jax.lax.scan(step, init, (xp, m, jnp.arange(xp.shape[0])))
         h, logits = jnp.transpose(hs, (1, 0, 2)), jnp.transpose(logits, (1, 0, 2))
         return TaggerOutput(h, logits, jnp.argmax(logits, -1), _sentence(enc, mask))

@@ -1,0 +1,103 @@
+"""Strategies on a real CoNLL-2003 pool: gradient embeddings, MNLP, BALD, selections."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from ml_collections import ConfigDict
+
+from tapjax.al import embeddings, strategies
+from tapjax.al.train import Vocabs, build_model, init_params
+from tapjax.data import conll, wordvocab
+from tapjax.train.sharding import data_mesh
+
+ONE, ALL = data_mesh(jax.devices()[:1]), data_mesh()
+
+
+def _config(kind):
+    c = ConfigDict()
+    c.model = kind
+    c.model_cfg = ConfigDict(dict(embed_dim=16, hidden=8, decoder=8, dropout=0.5, chars=False, min_count=1,
+                                  glove_path=""))
+    c.train = ConfigDict(dict(buckets=(128,), max_word=20, score_batch=64))  # one bucket: one compile
+    return c
+
+
+@pytest.fixture(scope="module")
+def corpus(data_root):
+    return conll.load("conll2003", data_root)["validation"].subset(range(300))
+
+
+def _pool(corpus, kind, mesh, labeled=np.arange(0, 300, 10)):
+    config = _config(kind)
+    vocabs = Vocabs.build(corpus.subset(labeled), corpus.tags, 1, False)
+    enc = vocabs.encode(corpus)
+    model = build_model(config, vocabs, wordvocab.capacity(corpus.words))
+    params = init_params(model, enc, config.train, jax.random.key(0))
+    unlabeled = np.setdiff1d(np.arange(len(corpus)), labeled)
+    return strategies.Pool(model, params, enc, labeled, unlabeled, config.train, mesh, bald_passes=8)
+
+
+@pytest.mark.parametrize("kind", ["tagger", "encdec"])
+def test_gradient_embedding_equals_closed_form(corpus, kind):
+    """Eq. 4: vmap(grad) of the per-sentence loss at ŷ == Σ_t (p_t − onehot(ŷ_t)) ⊗ h_t."""
+    pool = _pool(corpus, kind, ONE)
+    auto = pool.features(embeddings.gradient_embedding, pool.unlabeled[:100])
+    closed = pool.features(embeddings.gradient_embedding_closed_form, pool.unlabeled[:100])
+    H = 2 * 8 if kind == "tagger" else 8
+    assert auto.shape == (100, H * 9)
+    np.testing.assert_allclose(auto, closed, rtol=1e-4, atol=1e-6)
+    assert float(jnp.abs(auto).max()) > 0
+
+
+def test_mnlp_matches_log_probabilities(corpus):
+    """Eq. 1 = mean over real tokens of the max log-softmax of the model's own logits."""
+    pool = _pool(corpus, "tagger", ONE)
+    rows = pool.unlabeled[:50]
+    scores = np.asarray(pool.features(embeddings.mnlp_score, rows))
+    logits = pool.features(lambda m, p, b: m.apply(p, b["words"], b["mask"]).logits, rows)
+    for s, i, lg in zip(scores, rows, np.asarray(logits)):
+        n = len(corpus.words[i])
+        expected = float(np.mean(np.max(jax.nn.log_softmax(lg[:n]), -1)))
+        assert s == pytest.approx(expected, rel=1e-5)
+    # Known outputs: with a zero last-layer kernel, every token has log-probs log_softmax(bias).
+    params = jax.tree.map(lambda x: x, pool.params)
+    bias = jnp.linspace(-1.0, 1.0, 9)
+    params["params"]["out"] = {"kernel": jnp.zeros_like(params["params"]["out"]["kernel"]), "bias": bias}
+    known = embeddings.pool_features(embeddings.mnlp_score, pool.model, params, pool.train, rows, pool.cfg, ONE)
+    np.testing.assert_allclose(known, float(jax.nn.log_softmax(bias).max()), rtol=1e-6)
+
+
+def test_modal_disagreement():
+    # 5 passes, 2 sentences: sentence 0 decodes a,a,b,a,c (mode a: 3/5); sentence 1 always the same
+    h = jnp.asarray([[[1, 1], [7, 7]], [[1, 1], [7, 7]], [[2, 2], [7, 7]], [[1, 1], [7, 7]], [[3, 3], [7, 7]]],
+                    jnp.uint32)
+    np.testing.assert_allclose(embeddings.modal_disagreement(h), [0.4, 0.0])
+
+
+def test_bald_matches_a_loop_over_passes(corpus):
+    """Eq. 2 vectorised over passes == a Python loop decoding each pass and counting the mode."""
+    pool = _pool(corpus, "tagger", ONE)
+    rows = pool.unlabeled[:40]
+    key = jax.random.key(5)
+    ours = np.asarray(pool.features(embeddings.bald_disagreement, rows, key, passes=8))
+    decodings = []
+    for t in range(8):
+        def one(m, p, b, t=t):
+            keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.fold_in(key, t), i))(jnp.maximum(b["index"], 0))
+            return m.apply(p, b["words"], b["mask"], keys=keys).pred
+        decodings.append(np.asarray(pool.features(one, rows)))
+    for j, i in enumerate(rows):
+        seqs = [tuple(d[j, : len(corpus.words[i])]) for d in decodings]
+        mode = max(seqs.count(s) for s in seqs)
+        assert ours[j] == pytest.approx(1 - mode / 8)
+    assert ours.max() > 0  # dropout 0.5 on a random model does make passes disagree
+
+
+@pytest.mark.parametrize("name", sorted(strategies.STRATEGIES))
+def test_strategy_selects_new_distinct_sentences_same_on_one_and_eight_devices(corpus, name):
+    key = jax.random.key(1)
+    picks = [strategies.choose(name, _pool(corpus, "tagger", mesh), 24, key) for mesh in (ONE, ALL)]
+    assert picks[0].tolist() == picks[1].tolist()
+    labeled = _pool(corpus, "tagger", ONE).labeled
+    assert len(set(picks[0].tolist())) == 24 and not np.isin(picks[0], labeled).any()

@@ -38,7 +38,7 @@ def _paper() -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict(dict(train_limit=0, valid_is_train=False, max_tokens=0, pad_to_longest=False, cache_dir=""))
     c.train = ml_collections.ConfigDict(dict(
         batch_size=8, epochs=200, patience=15, seed=0, guider_weight=0.1, weight_noise=0.0,
-        init_from="", eval_every_epochs=1, log_every=50, checkpoint_every=1000, time_budget_s=0.0))
+        init_from="", eval_every_epochs=1, stop_at_wer=-1.0, log_every=50, checkpoint_every=1000, time_budget_s=0.0))
     c.optim = ml_collections.ConfigDict(dict(
         name="adadelta", learning_rate=1.0, rho=0.95, eps=1e-6, b1=0.9, b2=0.999, clip_norm=100.0))
     c.eval = ml_collections.ConfigDict(dict(
@@ -63,12 +63,13 @@ def get_config(variant: str = "paper") -> ml_collections.ConfigDict:
         c.optim.update(name="adam", learning_rate=2e-3, eps=1e-8)
         c.train.update(log_every=10)
     if variant == "cpu":
-        c.train.update(batch_size=16, epochs=20, patience=3, time_budget_s=2400.0, checkpoint_every=200)
+        c.train.update(batch_size=16, epochs=20, patience=3, time_budget_s=2100.0, checkpoint_every=200)
         c.data.update(max_tokens=0)
         c.eval.update(batch_size=32, test_beam=3, max_len=100)
     if variant == "overfit":
         c.data.update(train_limit=32, valid_is_train=True, pad_to_longest=True)
         c.optim.update(learning_rate=3e-3)
-        c.train.update(batch_size=8, epochs=300, patience=1000, checkpoint_every=0, eval_every_epochs=10)
+        c.train.update(batch_size=8, epochs=300, patience=1000, checkpoint_every=0, eval_every_epochs=5,
+                       stop_at_wer=0.0)
         c.eval.update(batch_size=32, test_beam=1, max_len=80, test_sets=())
     return c

@@ -184,7 +184,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         if improved:
             checkpoints.save("best", step, record)
         checkpoints.save("latest", step, record)
-        if out_of_time:
+        if out_of_time or scores["wer"] <= config.train.stop_at_wer:
             break
 
     results = test(model, config, vocab, train, checkpoints, record)

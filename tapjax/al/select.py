@@ -54,8 +54,11 @@ def _global_argmax(score: Array, rows: Array) -> Array:
 
 
 def _fetch_row(X: Array, rows: Array, j: Array) -> Array:
-    """Row ``j`` (global) of the sharded ``X``, on every device."""
-    return jax.lax.psum(jnp.where((rows == j)[:, None], X, 0.0).sum(0), AXIS)
+    """Row ``j`` (global) of the sharded ``X``, on every device (one device holds it, the
+    others add zeros, so the ``psum`` is exact)."""
+    local = j - rows[0]
+    row = jax.lax.dynamic_index_in_dim(X, jnp.clip(local, 0, X.shape[0] - 1), keepdims=False)
+    return jax.lax.psum(jnp.where((local >= 0) & (local < X.shape[0]), row, 0.0), AXIS)
 
 
 def _sq_dist(X: Array, c: Array) -> Array:

@@ -49,7 +49,7 @@ def test_unknown_variant_is_a_clear_error():
 def test_overfits_eight_real_expressions(data_root, tmp_path):
     config = crohme14.get_config("overfit")
     config.data_dir = str(data_root)
-    config.data.train_limit = 8
+    config.data.update(train_limit=8, train_max_points=200)  # short ones: a fast CI run
     config.model.update(tracker_hidden=32, embed_dim=32, parser_hidden=64, attention_dim=64, coverage_filters=16)
     config.optim.learning_rate = 5e-3
     config.train.update(epochs=150, eval_every_epochs=10)

@@ -35,7 +35,8 @@ def _paper() -> ml_collections.ConfigDict:
         vocab_size=111, feature_dim=8, tracker_hidden=250, tracker_layers=4, pool_after=(3, 4),
         embed_dim=256, parser_hidden=256, attention_dim=500, coverage=True, coverage_kernel=121,
         coverage_filters=256, temporal=True, maxout_dim=256))
-    c.data = ml_collections.ConfigDict(dict(train_limit=0, valid_is_train=False, max_tokens=0, pad_to_longest=False, cache_dir=""))
+    c.data = ml_collections.ConfigDict(dict(train_limit=0, train_max_points=0, valid_is_train=False, max_tokens=0,
+                                               pad_to_longest=False, cache_dir=""))
     c.train = ml_collections.ConfigDict(dict(
         batch_size=8, epochs=200, patience=15, seed=0, guider_weight=0.1, weight_noise=0.0,
         init_from="", eval_every_epochs=1, stop_at_wer=-1.0, log_every=50, checkpoint_every=1000, time_budget_s=0.0))

@@ -52,13 +52,20 @@ def make_loss_fn(model: TAP, config: ml_collections.ConfigDict):
 
 
 def load_data(config: ml_collections.ConfigDict):
-    """``(vocab, train split, validation split)``; ``overfit`` validates on its training subset."""
+    """``(vocab, train split, validation split)``; ``overfit`` validates on its training subset.
+
+    ``data.train_limit`` keeps the first expressions of train (only those with at most
+    ``data.train_max_points`` points, if set).
+    """
     data_dir = config.data_dir or None
     cache_dir = config.data.cache_dir or None
     vocab = Vocab.from_data_root(data_dir)
     train = crohme.load_split("train", data_dir, cache_dir)
-    if config.data.train_limit:
-        train = train.take(np.arange(min(config.data.train_limit, len(train))))
+    rows = np.arange(len(train))
+    if config.data.train_max_points:
+        rows = rows[[len(f) <= config.data.train_max_points for f in train.features]]
+    if config.data.train_max_points or config.data.train_limit:
+        train = train.take(rows[: config.data.train_limit or None])
     valid = train if config.data.valid_is_train else crohme.load_split("valid", data_dir, cache_dir)
     return vocab, train, valid
 

@@ -23,9 +23,9 @@ def _batch(rng):
     return {"x": x, "y": rng.normal(size=16).astype(np.float32), "mask": mask}
 
 
-def _run(devices, steps=3):
+def _run(devices, steps=3, tx=None):
     mesh = sharding.data_mesh(devices)
-    tx = optax.adam(0.1)
+    tx = tx or optax.adam(0.1)
     params = {"w": jnp.ones(3), "b": jnp.zeros(())}
     state = sharding.replicate(sharding.TrainState.create(params, tx), mesh)
     step = sharding.make_train_step(_masked_regression, tx, mesh)
@@ -43,6 +43,21 @@ def test_eight_devices_match_one():
         np.testing.assert_allclose(a, b, rtol=1e-5)
     np.testing.assert_allclose(m1["loss"], m8["loss"], rtol=1e-5)
     np.testing.assert_allclose(m1["abs_err"], m8["abs_err"], rtol=1e-5)
+
+
+def test_eight_device_sgd_step_is_the_plain_gradient_step():
+    """Plain SGD exposes the gradient's scale (Adam would hide a factor of 8)."""
+    params = {"w": jnp.ones(3), "b": jnp.zeros(())}
+    batch = _batch(np.random.default_rng(0))
+
+    def mean_loss(p):
+        s, (w, _) = _masked_regression(p, batch, None)
+        return s / w
+
+    expected = jax.tree.map(lambda p, g: p - 0.5 * g, params, jax.grad(mean_loss)(params))
+    p8, _ = _run(jax.devices(), steps=1, tx=optax.sgd(0.5))
+    for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(p8)):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
 
 
 def test_loss_is_global_masked_mean():

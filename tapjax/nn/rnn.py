@@ -62,8 +62,10 @@ def lstm_step(U: Array, carry: tuple[Array, Array], xp: Array) -> tuple[tuple[Ar
 CELLS: dict[str, tuple[Callable, int]] = {"gru": (gru_step, 3), "lstm": (lstm_step, 4)}
 
 
-def _zero_carry(cell: str, shape: tuple[int, ...]):
-    zeros = jnp.zeros(shape)
+def _zero_carry(cell: str, like: Array):
+    """Zeros shaped like ``like``; derived from it so that inside ``shard_map`` the carry
+    varies over the same mesh axes as the inputs (scan needs equal carry types)."""
+    zeros = jnp.zeros_like(like)
     return zeros if cell == "gru" else (zeros, zeros)
 
 
@@ -109,7 +111,7 @@ class RNN(nn.Module):
         if self.bidirectional:
             xp = _reverse_second_direction(xp)
             m = _reverse_second_direction(m)
-        carry = _zero_carry(self.cell, (D, xs.shape[0], H))
+        carry = _zero_carry(self.cell, xp[0, ..., :H])
         _, hs = masked_scan(step, U, carry, xp, m)  # [T, D, B, H]
         if self.bidirectional:
             hs = _reverse_second_direction(hs)

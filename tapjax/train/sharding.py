@@ -7,8 +7,12 @@ spans the devices of every host and each host feeds its own slice of the global 
 
 The loss is a masked mean over the *global* batch, not a mean of per-device means, so
 the same step gives the same update on 1 device and on 8: each device divides its local
-loss sum by the mean per-device weight (``pmean`` of the local counts), and the ``pmean``
-of those gradients is the gradient of ``sum / total count``.
+loss sum by the global weight (``psum`` of the local counts), and the ``psum`` of those
+shares is ``sum / total count``. Parameters are replicated (device-invariant) while the
+loss varies over ``'data'``, so inside ``shard_map`` the gradient of a device's share with
+respect to the parameters is already summed over devices by ``jax.grad`` (the transpose of
+the implicit broadcast is a ``psum``): it *is* the global gradient, and the ``pmean`` over
+the axis that ``jax.pmap`` training needed is a no-op we leave out.
 """
 
 from __future__ import annotations
@@ -72,10 +76,9 @@ def shard_batch(batch: dict, mesh: jax.sharding.Mesh) -> dict:
 def global_mean(local_sum: jax.Array, local_weight: jax.Array) -> jax.Array:
     """Inside ``shard_map``: this device's share of ``sum over devices / weight over devices``.
 
-    The ``pmean`` of these shares is the global masked mean, and
-    the ``pmean`` of their gradients is the gradient of that global mean.
+    The ``psum`` of these shares is the global masked mean.
     """
-    return local_sum / jax.lax.pmean(local_weight, AXIS)
+    return local_sum / jax.lax.psum(local_weight, AXIS)
 
 
 def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, mesh: jax.sharding.Mesh):
@@ -95,12 +98,11 @@ def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, mesh: jax
             return global_mean(loss_sum, weight), (weight, metric_sums)
 
         (loss, (weight, metric_sums)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
-        grads = jax.lax.pmean(grads, AXIS)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         total = jax.lax.psum(weight, AXIS)
         metrics = {k: jax.lax.psum(v, AXIS) / total for k, v in metric_sums.items()}
-        metrics["loss"] = jax.lax.pmean(loss, AXIS)
+        metrics["loss"] = jax.lax.psum(loss, AXIS)
         metrics["grad_norm"] = optax.tree.norm(grads)
         return TrainState(state.step + 1, params, opt_state), metrics
 

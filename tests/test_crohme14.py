@@ -1,4 +1,5 @@
-"""The crohme14 experiment: every config variant trains, and a small real run overfits 8 expressions."""
+"""The crohme14 experiment: every config variant trains, and a small real run overfits 8 expressions
+(the session's shared ``overfit_run`` fixture, tests/conftest.py)."""
 
 import json
 
@@ -46,17 +47,11 @@ def test_unknown_variant_is_a_clear_error():
         crohme14.get_config("p9")
 
 
-def test_overfits_eight_real_expressions(data_root, tmp_path):
-    config = crohme14.get_config("overfit")
-    config.data_dir = str(data_root)
-    config.data.update(train_limit=8, train_max_points=200)  # short ones: a fast CI run
-    config.model.update(tracker_hidden=32, embed_dim=32, parser_hidden=64, attention_dim=64, coverage_filters=16)
-    config.optim.learning_rate = 5e-3
-    config.train.update(epochs=150, eval_every_epochs=10)
-    results = train.train_and_evaluate(config, str(tmp_path))
+def test_overfits_eight_real_expressions(overfit_run):
+    workdir, results = overfit_run
     assert results["train"]["n"] == 8
     assert results["train"]["exprate"] == 1.0
-    assert json.loads((tmp_path / "results.json").read_text())["train"]["exprate"] == 1.0
-    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert json.loads((workdir / "results.json").read_text())["train"]["exprate"] == 1.0
+    lines = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert {"train", "valid"} <= {line["split"] for line in lines}
-    assert list((tmp_path / "tensorboard").iterdir())
+    assert list((workdir / "tensorboard").iterdir())

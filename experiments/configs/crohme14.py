@@ -43,7 +43,7 @@ def _paper() -> ml_collections.ConfigDict:
     c.optim = ml_collections.ConfigDict(dict(
         name="adadelta", learning_rate=1.0, rho=0.95, eps=1e-6, b1=0.9, b2=0.999, clip_norm=100.0))
     c.eval = ml_collections.ConfigDict(dict(
-        batch_size=16, valid_beam=1, test_beam=10, max_len=200, test_sets=("test2014", "test2016")))
+        batch_size=16, valid_beam=1, test_beam=10, max_len=250, test_sets=("test2014", "test2016")))
     return c
 
 
@@ -66,7 +66,7 @@ def get_config(variant: str = "paper") -> ml_collections.ConfigDict:
     if variant == "cpu":
         c.train.update(batch_size=16, epochs=20, patience=3, time_budget_s=2100.0, checkpoint_every=200)
         c.data.update(max_tokens=0)
-        c.eval.update(batch_size=32, test_beam=3, max_len=100)
+        c.eval.update(batch_size=32, test_beam=3, max_len=210)
     if variant == "overfit":
         c.data.update(train_limit=32, valid_is_train=True, pad_to_longest=True)
         c.optim.update(learning_rate=3e-3)

@@ -70,44 +70,67 @@ def load_data(config: ml_collections.ConfigDict):
     return vocab, train, valid
 
 
-def _batches(split, vocab, config, *, batch_size, shuffle, epoch=0, num_devices=1):
-    """Length-bucketed batches; ``data.pad_to_longest``: one shape for the whole split (one compilation)."""
+def _batches(split, vocab, config, *, batch_size, shuffle, epoch=0, num_devices=1, max_tokens=None):
+    """Length-bucketed batches; ``data.pad_to_longest``: one shape for the whole split (one compilation).
+
+    ``max_tokens`` leaves out longer captions (training only: evaluation decodes every expression).
+    """
     buckets = token_buckets = None
     if config.data.pad_to_longest:
         buckets = (-(-max(len(f) for f in split.features) // 4) * 4,)
         token_buckets = (max(len(t) for t in split.tokens) + 1,)
     return batching.batches(split, vocab, batch_size, buckets=buckets, token_buckets=token_buckets,
                             shuffle=shuffle, seed=config.train.seed, epoch=epoch, num_devices=num_devices,
-                            max_tokens=config.data.max_tokens or None)
+                            max_tokens=max_tokens)
 
 
-def evaluate(model: TAP, params, split, vocab, config, *, beam: int) -> dict:
-    """Decodes ``split`` (beam ``beam``; 1 = greedy) and scores it: WER, ExpRate, <=1/2/3 errors."""
-    hyps, refs = [], []
-    decode = functools.partial(beam_search, model, beam=beam, max_len=config.eval.max_len)
+def decode(family, params, split, vocab, config, *, beam: int) -> list[list[str]]:
+    """The best hypothesis (beam ``beam``; 1 = greedy; Eqs. 30-31) for each expression of ``split``, in order.
+
+    ``family`` is a TAP model or an :class:`~tapjax.decode.family.Ensemble` of them (Eq. 32).
+    """
+    hyps = [None] * len(split)
+    search = functools.partial(beam_search, family, beam=beam, max_len=config.eval.max_len)
     for batch in _batches(split, vocab, config, batch_size=config.eval.batch_size, shuffle=False):
-        result = decode(params, jnp.asarray(batch["features"]), jnp.asarray(batch["feature_mask"]))
+        result = search(params, jnp.asarray(batch["features"]), jnp.asarray(batch["feature_mask"]))
         tokens, lengths = np.asarray(result.tokens[:, 0]), np.asarray(result.lengths[:, 0])
         for row, index in enumerate(batch["index"]):
             if index >= 0:
-                hyps.append(vocab.decode(tokens[row, : lengths[row]].tolist()))
-                refs.append(list(split.tokens[index]))
-    scores = exprate.score(refs, hyps)
+                hyps[index] = vocab.decode(tokens[row, : lengths[row]].tolist())
+    return hyps
+
+
+def evaluate(family, params, split, vocab, config, *, beam: int) -> dict:
+    """Decodes ``split`` and scores it: ``{"n", "wer", "exprate", "le1", "le2", "le3"}``."""
+    scores = exprate.score(list(split.tokens), decode(family, params, split, vocab, config, beam=beam))
     scores.pop("per_stroke_count")
     return scores
+
+
+def restore_params(checkpoints: Checkpoints, model: TAP, config: ml_collections.ConfigDict, kind: str = "best"):
+    """The model parameters of checkpoint ``kind`` of a run trained with ``config``, or None if there is none.
+
+    The checkpoint's tree is described abstractly (``jax.eval_shape``: initialising a
+    model for real only to learn its shapes takes long on a CPU).
+    """
+    tx = make_optimizer(config.optim)
+    rng = jax.random.key(config.train.seed)
+    on_device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=on_device),
+                         jax.eval_shape(lambda: sharding.TrainState.create(model.init(rng), tx)))
+    like = {"state": state, "epoch": 0, "step_in_epoch": 0,
+            "rng": rng, "best_wer": 0.0, "bad_epochs": 0, "train_seconds": 0.0}
+    restored = checkpoints.restore(kind, like)
+    return None if restored is None else restored["state"].params
 
 
 def _initial_record(model, config, tx, mesh, checkpoints: Checkpoints) -> dict:
     rng = jax.random.key(config.train.seed)
     params = model.init(jax.random.fold_in(rng, 0))
     if config.train.init_from:  # e.g. the weight-noise annealing stage, from a finished run's best
-        source = Checkpoints(config.train.init_from)
-        like = {"state": sharding.TrainState.create(params, tx), "epoch": 0, "step_in_epoch": 0,
-                "rng": rng, "best_wer": 0.0, "bad_epochs": 0, "train_seconds": 0.0}
-        restored = source.restore("best", like)
-        if restored is None:
+        params = restore_params(Checkpoints(config.train.init_from), model, config)
+        if params is None:
             raise FileNotFoundError(f"init_from {config.train.init_from}: no best checkpoint there")
-        params = restored["state"].params
     state = sharding.replicate(sharding.TrainState.create(params, tx), mesh)
     record = {"state": state, "epoch": 0, "step_in_epoch": 0, "rng": rng, "best_wer": math.inf,
               "bad_epochs": 0, "train_seconds": 0.0}
@@ -133,7 +156,7 @@ def train_epoch(record, step_fn, train, vocab, config, mesh, writer, checkpoints
     bar = tqdm.tqdm(initial=skip, desc=f"epoch {epoch}", unit="batch")
     start = time.time()
     for i, batch in enumerate(_batches(train, vocab, config, batch_size=bs, shuffle=True, epoch=epoch,
-                                       num_devices=n)):
+                                       num_devices=n, max_tokens=config.data.max_tokens or None)):
         if i < skip:
             continue
         state = record["state"]

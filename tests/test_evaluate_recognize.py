@@ -1,0 +1,120 @@
+"""End to end: ``python -m tapjax.evaluate`` and ``python -m tapjax.recognize`` on the shared overfit run.
+
+The command lines run in-process through their ``main(argv)``.
+"""
+
+import json
+import math
+import shutil
+import struct
+
+import numpy as np
+import pytest
+
+from tapjax import evaluate, recognize
+from tapjax.tap import train
+from tapjax.viz.attention import plot_attention
+
+SUMMARY_KEYS = {"split", "n", "wer", "exprate", "le1", "le2", "le3", "seconds", "per_stroke_count"}
+EMPTY_INK = """<ink xmlns="http://www.w3.org/2003/InkML">
+  <annotation type="truth">$x$</annotation>
+</ink>
+"""
+
+
+@pytest.fixture(scope="module")
+def overfit_expression(overfit_run, data_root):
+    """``(InkML path, caption)`` of the first expression the overfit run trained on."""
+    workdir, _ = overfit_run
+    _, split, _ = train.load_data(evaluate.load_config(workdir))
+    path = next((data_root / "crohme" / "TrainINKML").rglob(f"{split.keys[0]}.inkml"))
+    return path, " ".join(split.tokens[0])
+
+
+def _predictions(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_evaluate_scores_a_split_and_an_ensemble_of_two_copies_scores_the_same(overfit_run, tmp_path, capsys):
+    workdir, _ = overfit_run
+    single = tmp_path / "single.jsonl"
+    args = ["--split", "test2014", "--limit", "8", "--beam", "3"]
+    assert evaluate.main(["--checkpoint", str(workdir), *args, "--json", "--predictions", str(single)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert SUMMARY_KEYS <= summary.keys() and summary["split"] == "test2014" and summary["n"] == 8
+    assert sum(bucket["n"] for bucket in summary["per_stroke_count"].values()) == 8
+    predictions = _predictions(single)
+    assert len(predictions) == 8 and set(predictions[0]) == {"key", "reference", "hypothesis", "errors"}
+    assert np.mean([p["errors"] == 0 for p in predictions]) == summary["exprate"]
+
+    assert evaluate.main(["--checkpoint", str(workdir), "--checkpoint", str(workdir), *args]) == 0  # Eq. 32
+    table = capsys.readouterr().out
+    assert "exprate" in table and "ExpRate by stroke count" in table
+    ensemble = _predictions(workdir / "predictions_test2014.jsonl")  # the default place
+    assert [p["hypothesis"] for p in ensemble] == [p["hypothesis"] for p in predictions]
+
+
+def test_recognize_prints_the_caption_of_a_learnt_expression_and_draws_its_attention(
+        overfit_run, overfit_expression, tmp_path, capsys):
+    workdir, _ = overfit_run
+    path, caption = overfit_expression
+    png = tmp_path / "attention.png"
+    assert recognize.main([str(path), "--checkpoint", str(workdir), "--beam", "1", "--attention", str(png)]) == 0
+    assert capsys.readouterr().out == f"{path}\t{caption}\n"
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    symbols = len(caption.split())
+    assert (width, height) == (180 * min(6, symbols), 180 * math.ceil(symbols / 6))  # 1.8-inch panels, 100 dpi
+
+
+def test_recognize_files_returns_the_attention_of_each_symbol(overfit_run, overfit_expression):
+    workdir, _ = overfit_run
+    path, caption = overfit_expression
+    [result] = recognize.recognize_files([path], workdir, beam=1)
+    assert result.latex == caption
+    steps, points = result.alpha.shape
+    assert steps == len(result.tokens) and points == len(result.points) == len(result.point_strokes)
+    # one point per annotation step (every 4th) covers each step once: alpha_t sums to 1 (Eq. 19)
+    np.testing.assert_allclose(result.alpha[:, ::4].sum(axis=1), 1.0, rtol=1e-4)
+    assert result.beta.shape == (steps,) and ((result.beta >= 0) & (result.beta <= 1)).all()
+    assert sum(bool(ax.get_title()) for ax in plot_attention(result).axes) == steps
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("just some notes\n", "not InkML"),
+    ("", "empty file"),
+    (EMPTY_INK, "no traces"),
+], ids=["not_inkml", "empty_file", "empty_ink"])
+def test_recognize_rejects_a_bad_file_with_a_clear_error(overfit_run, tmp_path, capsys, content, problem):
+    path = tmp_path / "bad.inkml"
+    path.write_text(content)
+    assert recognize.main([str(path), "--checkpoint", str(overfit_run[0])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: ") and problem in err and "Traceback" not in err
+
+
+def _edited_copy(workdir, tmp_path, **model):
+    copy = tmp_path / "edited"
+    shutil.copytree(workdir, copy)
+    config = json.loads((copy / "config.json").read_text())
+    config["model"].update(model)
+    (copy / "config.json").write_text(json.dumps(config))
+    return copy
+
+
+@pytest.mark.parametrize("edit, ensemble, problem", [
+    (None, False, "no such run directory"),
+    ({"vocab_size": 112}, False, "model.vocab_size is 112 but the vocabulary has 111 symbols"),
+    ({"tracker_hidden": 48}, False, "the checkpoint does not match config.json"),
+    ({"tracker_hidden": 48}, True, "cannot ensemble with"),
+], ids=["missing", "vocab", "shapes", "ensemble"])
+def test_evaluate_rejects_an_unusable_checkpoint_with_a_clear_error(overfit_run, tmp_path, capsys, edit, ensemble,
+                                                                    problem):
+    workdir = overfit_run[0]
+    bad = _edited_copy(workdir, tmp_path, **edit) if edit else tmp_path / "no_such_run"
+    checkpoints = [workdir, bad] if ensemble else [bad]
+    argv = [a for c in checkpoints for a in ("--checkpoint", str(c))] + ["--split", "test2014"]
+    assert evaluate.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad}") and problem in err and "Traceback" not in err

@@ -83,7 +83,11 @@ def test_two_processes_match_one_device(tmp_path):
     outs = [tmp_path / f"params{i}.npz" for i in range(2)]
     procs = [subprocess.Popen([sys.executable, __file__, str(i), str(port), str(outs[i])], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
-    logs = [p.communicate(timeout=120)[0] for p in procs]
+    try:
+        logs = [p.communicate(timeout=120)[0] for p in procs]
+    finally:  # a worker left waiting for a failed peer would otherwise outlive the test
+        for p in procs:
+            p.kill()
     for p, log in zip(procs, logs):
         assert p.returncode == 0, log
     expected = train(sharding.data_mesh(jax.devices()[:1]), lambda b: b)

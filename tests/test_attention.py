@@ -3,9 +3,12 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from tapjax.nn import attention
 from tapjax.nn.attention import (SpatialAttention, TemporalAttention, alignment_targets, coverage_features,
                                  guider_loss, masked_softmax)
+from tapjax.tap.model import TAP, TAPConfig
 
 
 def _inputs(rng, B=2, L=6, D=4, n=3):
@@ -44,6 +47,42 @@ def test_coverage_shape_and_convolution():
     for i in range(9):
         k = 4 - i + K // 2
         np.testing.assert_allclose(F[0, i], kernel[k] if 0 <= k < K else 0.0)
+
+
+def _lax_coverage(alpha_sum, kernel):
+    """Eq. 20 as the plain 'SAME' convolution (the formulation ``coverage_features`` replaces)."""
+    return jax.lax.conv_general_dilated(alpha_sum[:, :, None], kernel[:, None, :], window_strides=(1,), padding="SAME",
+                                        dimension_numbers=("NWC", "WIO", "NWC"))
+
+
+@pytest.mark.parametrize("K, L", [(1, 3), (4, 1), (4, 6), (5, 2), (121, 1), (121, 60), (121, 61), (121, 121), (121, 200)])
+def test_coverage_matches_lax_convolution(K, L):
+    rng = np.random.default_rng(K * 1000 + L)
+    alpha_sum = jnp.asarray(rng.random((3, L)).astype(np.float32))
+    kernel = jnp.asarray(rng.normal(size=(K, 7)).astype(np.float32))
+    np.testing.assert_allclose(coverage_features(alpha_sum, kernel), _lax_coverage(alpha_sum, kernel), rtol=1e-5, atol=1e-5)
+
+
+def test_paper_size_step_log_probs_match_lax_convolution(monkeypatch):
+    """The paper-size step (kernel 121 x 256 filters, attention 500) at L below, at and above
+    the kernel width gives the same log-probabilities as with the plain convolution."""
+    model = TAP(TAPConfig())
+    params = jax.jit(model.init)(jax.random.key(0))
+    step, lax_step = (jax.jit(lambda *args: model.step(*args)) for _ in range(2))  # two trace caches
+    rng = np.random.default_rng(3)
+    normal = lambda *shape: jnp.asarray(rng.normal(size=shape).astype(np.float32))
+    for L in (30, 121, 150):
+        mask = jnp.ones((2, L)).at[1, L // 2 :].set(0)
+        enc = {"A": normal(2, L, 500), "mask": mask, "keys": normal(2, L, 500)}  # tracker output stand-in
+        state = {"s": jnp.tanh(normal(2, 256)), "alpha": mask / mask.sum(1, keepdims=True),
+                 "alpha_sum": jnp.asarray(rng.random((2, L)).astype(np.float32)) * mask * 3, "beta": jnp.zeros(2)}
+        prev = jnp.array([5, 7], jnp.int32)
+        lp, new = step(params, enc, state, prev)
+        with monkeypatch.context() as m:
+            m.setattr(attention, "coverage_features", _lax_coverage)
+            lp_ref, ref = lax_step(params, enc, state, prev)
+        np.testing.assert_allclose(lp, lp_ref, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(new["alpha"], ref["alpha"], rtol=1e-5, atol=1e-6)
 
 
 def test_temporal_gate_mixes_context_and_is_padding_safe():

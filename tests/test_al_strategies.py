@@ -19,7 +19,8 @@ def _config(kind):
     c.model = kind
     c.model_cfg = ConfigDict(dict(embed_dim=16, hidden=8, decoder=8, dropout=0.5, chars=False, min_count=1,
                                   glove_path=""))
-    c.train = ConfigDict(dict(buckets=(128,), max_word=20, score_batch=64))  # one bucket: one compile
+    # one bucket of 8-row batches: one compilation per scoring function on 8 devices
+    c.train = ConfigDict(dict(buckets=(128,), score_buckets=(128,), max_word=20, score_tokens=8 * 128))
     return c
 
 
@@ -40,8 +41,9 @@ def _pool(corpus, kind, mesh, labeled=np.arange(0, 300, 10)):
 
 @pytest.mark.parametrize("kind", ["tagger", "encdec"])
 def test_gradient_embedding_equals_closed_form(corpus, kind):
-    """Eq. 4: vmap(grad) of the per-sentence loss at ŷ == Σ_t (p_t − onehot(ŷ_t)) ⊗ h_t."""
-    pool = _pool(corpus, kind, ONE)
+    """Eq. 4: vmap(grad) of the per-sentence loss at ŷ == Σ_t (p_t − onehot(ŷ_t)) ⊗ h_t, on 8
+    devices (each device's gradient must be its own rows', not summed over devices)."""
+    pool = _pool(corpus, kind, ALL)
     auto = pool.features(embeddings.gradient_embedding, pool.unlabeled[:100])
     closed = pool.features(embeddings.gradient_embedding_closed_form, pool.unlabeled[:100])
     H = 2 * 8 if kind == "tagger" else 8
@@ -52,19 +54,19 @@ def test_gradient_embedding_equals_closed_form(corpus, kind):
 
 def test_mnlp_matches_log_probabilities(corpus):
     """Eq. 1 = mean over real tokens of the max log-softmax of the model's own logits."""
-    pool = _pool(corpus, "tagger", ONE)
+    pool = _pool(corpus, "tagger", ALL)
     rows = pool.unlabeled[:50]
     scores = np.asarray(pool.features(embeddings.mnlp_score, rows))
     logits = pool.features(lambda m, p, b: m.apply(p, b["words"], b["mask"]).logits, rows)
-    for s, i, lg in zip(scores, rows, np.asarray(logits)):
+    for s, i, logp in zip(scores, rows, np.asarray(jax.nn.log_softmax(logits))):
         n = len(corpus.words[i])
-        expected = float(np.mean(np.max(jax.nn.log_softmax(lg[:n]), -1)))
+        expected = float(np.mean(np.max(logp[:n], -1)))
         assert s == pytest.approx(expected, rel=1e-5)
     # Known outputs: with a zero last-layer kernel, every token has log-probs log_softmax(bias).
     params = jax.tree.map(lambda x: x, pool.params)
     bias = jnp.linspace(-1.0, 1.0, 9)
     params["params"]["out"] = {"kernel": jnp.zeros_like(params["params"]["out"]["kernel"]), "bias": bias}
-    known = embeddings.pool_features(embeddings.mnlp_score, pool.model, params, pool.train, rows, pool.cfg, ONE)
+    known = embeddings.pool_features(embeddings.mnlp_score, pool.model, params, pool.train, rows, pool.cfg, ALL)
     np.testing.assert_allclose(known, float(jax.nn.log_softmax(bias).max()), rtol=1e-6)
 
 
@@ -75,18 +77,24 @@ def test_modal_disagreement():
     np.testing.assert_allclose(embeddings.modal_disagreement(h), [0.4, 0.0])
 
 
-def test_bald_matches_a_loop_over_passes(corpus):
-    """Eq. 2 vectorised over passes == a Python loop decoding each pass and counting the mode."""
-    pool = _pool(corpus, "tagger", ONE)
+@pytest.mark.parametrize("encoder_dropout", [False, True])
+def test_bald_matches_a_loop_over_passes(corpus, encoder_dropout):
+    """Eq. 2 vectorised over passes == a Python loop decoding each pass and counting the mode;
+    MC dropout after the encoder only (default) or in the whole network."""
+    pool = _pool(corpus, "tagger", ALL)
     rows = pool.unlabeled[:40]
     key = jax.random.key(5)
-    ours = np.asarray(pool.features(embeddings.bald_disagreement, rows, key, passes=8))
-    decodings = []
-    for t in range(8):
-        def one(m, p, b, t=t):
-            keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.fold_in(key, t), i))(jnp.maximum(b["index"], 0))
+    ours = np.asarray(pool.features(embeddings.bald_disagreement, rows, key, passes=8,
+                                    encoder_dropout=encoder_dropout))
+
+    def one_pass(m, p, b, t, encoder_dropout):
+        keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.fold_in(key, t), i))(jnp.maximum(b["index"], 0))
+        if encoder_dropout:
             return m.apply(p, b["words"], b["mask"], keys=keys).pred
-        decodings.append(np.asarray(pool.features(one, rows)))
+        enc = m.apply(p, b["words"], b["mask"], method="encode")
+        return m.apply(p, enc, b["mask"], keys, method="decode").pred
+
+    decodings = [np.asarray(pool.features(one_pass, rows, t, encoder_dropout=encoder_dropout)) for t in range(8)]
     for j, i in enumerate(rows):
         seqs = [tuple(d[j, : len(corpus.words[i])]) for d in decodings]
         mode = max(seqs.count(s) for s in seqs)

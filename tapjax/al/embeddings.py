@@ -2,13 +2,15 @@
 
 * :func:`gradient_embedding` (W-BADGE paper Eq. 4): the gradient of a sentence's loss under
   the model's own greedy predictions ``ŷ`` with respect to the last layer's weights
-  ``W [H, C]``: ``g_x = Σ_t (p_t − onehot(ŷ_t)) ⊗ h_t``, flattened to ``[H * C]``. Computed
-  as ``vmap`` over ``grad`` of the per-sentence loss; :func:`gradient_embedding_closed_form`
-  is the formula itself (the tests check they agree).
+  ``W [H, C]``: ``g_x = Σ_t (p_t − onehot(ŷ_t)) ⊗ h_t``, flattened to ``[H * C]``: the
+  definition, ``vmap`` over ``grad`` of the per-sentence loss.
+  :func:`gradient_embedding_closed_form` is the formula itself, one einsum over the batch
+  (what BADGE uses; the tests check the two agree).
 * :func:`mnlp_score` (Eq. 1): ``(1/n) Σ_t log p(ŷ_t | …)``, the length-normalised
   log-probability of the decoded sequence.
 * :func:`bald_disagreement` (Eq. 2): with ``T`` MC-dropout passes, the fraction of passes
-  whose decoded sequence differs from the modal one.
+  whose decoded sequence differs from the modal one. By default dropout is applied only
+  after the encoder (see there).
 * :func:`pool_features`: runs any of these over a list of sentences in padded batches,
   sharded over devices, returning one row per sentence (kept on device).
 """
@@ -23,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from tapjax.al.train import Encoded, apply_model, batches, per_example_keys
+from tapjax.al.train import Encoded, apply_model, inference_batches, per_example_keys
 from tapjax.nn.tagger import LAST_LAYER
 from tapjax.train import sharding
 from jax.sharding import PartitionSpec as P
@@ -94,18 +96,35 @@ def modal_disagreement(hashes: Array) -> Array:
     return 1.0 - same.sum(1).max(0) / hashes.shape[0]
 
 
-def bald_disagreement(model, params, batch, key, passes: int, chunk: int = 10) -> Array:
-    """Eq. 2: MC-dropout disagreement over ``passes`` passes (``chunk`` passes vectorised at a time).
+_CHUNK_ELEMENTS = 1 << 24  # activations of the passes vectorised at once (64 MiB of float32)
 
-    Pass ``t``'s dropout key for a sentence is ``fold_in(fold_in(key, t), sentence index)``.
+
+def bald_disagreement(model, params, batch, key, passes: int, encoder_dropout: bool = False) -> Array:
+    """Eq. 2: MC-dropout disagreement of ``passes`` decodings with the modal one.
+
+    Design choice (``encoder_dropout=False``, the default): MC dropout only *after* the
+    encoder. The embeddings and BiLSTM run once, deterministically; each pass re-samples
+    the dropout of the decoder part (the dropout on the BiLSTM states and the output layer
+    of the tagger; the dropout on the decoder's inputs and states of the encoder-decoder).
+    That makes ``T`` passes cost one encoder pass plus ``T`` cheap decoder passes.
+    ``encoder_dropout=True`` is full-network MC dropout (the embeddings' dropout too, the
+    whole model per pass). Passes are vectorised (``vmap``) in chunks that keep about
+    ``_CHUNK_ELEMENTS`` activations live. Pass ``t``'s dropout key for a sentence is
+    ``fold_in(fold_in(key, t), sentence index)``.
     """
+    # with encoder_dropout only its size is used (XLA drops the unused encoder pass)
+    enc = model.apply(params, batch["words"], batch["mask"], batch.get("chars"), method="encode")
 
     def one_pass(t):
         keys = per_example_keys(jax.random.fold_in(key, t), batch["index"])
-        return sequence_hashes(apply_model(model, params, batch, keys).pred, batch["mask"])
+        if encoder_dropout:
+            out = apply_model(model, params, batch, keys)
+        else:
+            out = model.apply(params, enc, batch["mask"], keys, method="decode")
+        return sequence_hashes(out.pred, batch["mask"])
 
-    hashes = jax.lax.map(one_pass, jnp.arange(passes), batch_size=min(chunk, passes))
-    return modal_disagreement(hashes)
+    chunk = max(1, min(passes, _CHUNK_ELEMENTS // enc.size))
+    return modal_disagreement(jax.lax.map(one_pass, jnp.arange(passes), batch_size=chunk))
 
 
 @functools.lru_cache(maxsize=64)
@@ -121,14 +140,16 @@ def pool_features(fn: Callable, model, params, data: Encoded, indices: Sequence[
                   *args, **static) -> Array:
     """``fn(model, params, batch, *args, **static) -> [B, ...]`` over sentences ``indices``.
 
-    Returns ``[len(indices), ...]`` in the order of ``indices``, on device. Batches hold
-    ``cfg.score_batch`` rows of one length bucket and are sharded over ``mesh``; the
-    compiled program is cached per (fn, model, mesh, static arguments).
+    Returns ``[len(indices), ...]`` in the order of ``indices``, on device. Batches
+    (:func:`~tapjax.al.train.inference_batches`: ``cfg.score_tokens`` padded tokens of one
+    ``cfg.score_buckets`` length) are sharded over ``mesh``; the compiled program is cached
+    per (fn, model, mesh, static arguments).
     """
     mapped = _compiled(fn, model, mesh, len(args), tuple(sorted(static.items())))
     position = {int(i): p for p, i in enumerate(indices)}
     rows, where = [], []
-    for batch in batches(data, indices, cfg.score_batch, cfg.buckets, cfg.max_word):
+    for batch in inference_batches(data, indices, cfg.score_tokens, cfg.score_buckets, cfg.max_word,
+                                   mesh.devices.size):
         real = np.nonzero(batch["index"] >= 0)[0]
         out = mapped(params, sharding.shard_batch(batch, mesh), *args)
         rows.append(out[real])

@@ -68,12 +68,13 @@ class Experiment:
         c = self.config.model_cfg
         return Vocabs.build(self.train_set.subset(labeled), self.train_set.tags, c.min_count, c.chars)
 
-    def fit(self, labeled, seed: int, desc: str):
-        """Trains on ``labeled``; returns ``(model, params, vocabs, encoded train, results)``."""
+    def fit(self, labeled, seed: int, desc: str, config=None):
+        """Trains on ``labeled`` (with ``config``, default the run's); returns
+        ``(model, params, vocabs, encoded train, results)``."""
         vocabs = self.vocabs(labeled)
         enc = {k: vocabs.encode(v) for k, v in self.splits.items()}
-        model, params, res = train(self.config, enc["train"], labeled, enc["validation"], enc["test"], vocabs,
-                                   self.capacity, seed, self.mesh, desc)
+        model, params, res = train(config or self.config, enc["train"], labeled, enc["validation"], enc["test"],
+                                   vocabs, self.capacity, seed, self.mesh, desc)
         return model, params, vocabs, enc["train"], res
 
     def record(self, strategy: str, seed: int, r: int, labeled, res: dict) -> dict:
@@ -113,7 +114,8 @@ def run_strategy(exp: Experiment, strategy: str, seed: int, bar) -> None:
             record, model, params, enc = exp.restore(prev, _round_seed(seed, r - 1))
             labeled = np.asarray(record["labeled"])
             pool = strategies.Pool(model, params, enc, labeled, np.setdiff1d(np.arange(n), labeled),
-                                   exp.config.train, exp.mesh, al.bald_passes)
+                                   exp.config.train, exp.mesh, al.bald_passes,
+                                   al.bald_encoder_dropout)
             key = jax.random.fold_in(jax.random.key(seed), r)
             picked = strategies.choose(strategy, pool, budget, key)
             labeled = np.concatenate([labeled, picked])
@@ -124,12 +126,15 @@ def run_strategy(exp: Experiment, strategy: str, seed: int, bar) -> None:
 
 
 def full_data_reference(exp: Experiment) -> dict:
-    """Test F1 of the model trained on the whole training set (same config), cached on disk."""
+    """Test F1 of the model trained on the whole training set (same config except
+    ``al.full_data_epochs`` epochs when set), cached on disk."""
     path = exp.workdir / "state" / "full_data.json"
     if not path.exists():
-        labeled = np.arange(len(exp.train_set))
-        _, _, _, _, res = exp.fit(labeled, 0, "full data")
-        _atomic_write(path, json.dumps({**res, "epochs": exp.config.train.epochs}).encode())
+        config = exp.config.copy_and_resolve_references()
+        config.train.epochs = exp.config.al.get("full_data_epochs", 0) or config.train.epochs
+        config.train.eval_from_epoch = min(config.train.eval_from_epoch, config.train.epochs)
+        _, _, _, _, res = exp.fit(np.arange(len(exp.train_set)), 0, "full data", config)
+        _atomic_write(path, json.dumps({**res, "epochs": config.train.epochs}).encode())
     return json.loads(path.read_text())
 
 

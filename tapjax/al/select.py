@@ -6,10 +6,13 @@
 * :func:`kmeanspp_seeding` (BADGE; W-BADGE with ``weights``): k-means++ seeding.
 
 Pool rows are split over the ``'data'`` mesh axis with ``jax.shard_map``; each pick is one
-step of a ``lax.fori_loop``: distances are updated locally (``O(N/devices × D)``), the
-argmax / sample is global (``all_gather`` of each device's best candidate). The pool is
+step of a ``lax.fori_loop`` that keeps the running squared distance of every row to its
+nearest chosen row (an ``[N]`` vector): a new center ``c`` updates it with one
+matrix-vector product, ``||x||² − 2 x·c + ||c||²`` with the ``||x||²`` computed once
+(``O(N/devices × D)`` per pick, one read of the pool); the argmax / sample is global
+(``all_gather`` of each device's best candidate). The pool is
 padded to a multiple of the device count with masked rows. Random draws come from
-``jax.random.uniform(fold_in(key, pick), (N,))`` indexed by *global* row, and ties break
+``jax.random.gumbel(fold_in(key, pick), (N,))`` indexed by *global* row, and ties break
 to the lowest global row, so a seed gives the same selection on 1 device and on 8.
 
 W-BADGE (Eq. 5), our reading: k-means++ samples the next center with probability
@@ -61,8 +64,10 @@ def _fetch_row(X: Array, rows: Array, j: Array) -> Array:
     return jax.lax.psum(jnp.where((local >= 0) & (local < X.shape[0]), row, 0.0), AXIS)
 
 
-def _sq_dist(X: Array, c: Array) -> Array:
-    return jnp.sum((X - c) ** 2, axis=-1)
+def _sq_dist(X: Array, sq_norms: Array, c: Array) -> Array:
+    """``||x − c||²`` for every row ``x`` of ``X``, given ``sq_norms = ||x||²`` (clipped at 0
+    against rounding)."""
+    return jnp.maximum(sq_norms - 2.0 * (X @ c) + c @ c, 0.0)
 
 
 def _run(mesh, local_fn, *pool_args, replicated=()):
@@ -106,9 +111,10 @@ def k_center_greedy(X, candidates, centers, k: int, mesh) -> np.ndarray:
 def _k_center(X, cand, center_rows, k, mesh):
     def local(X, cand, center_rows):
         rows = _global_rows(X.shape[0])
+        sq_norms = jnp.sum(X * X, -1)
 
         def add_center(j, d2):
-            return jnp.minimum(d2, _sq_dist(X, _fetch_row(X, rows, j)))
+            return jnp.minimum(d2, _sq_dist(X, sq_norms, _fetch_row(X, rows, j)))
 
         d2 = jax.lax.fori_loop(0, center_rows.shape[0], lambda i, d: add_center(center_rows[i], d),
                                jnp.full(X.shape[0], jnp.inf))
@@ -150,14 +156,16 @@ def _kmeanspp(G, cand, w, key, k, n, mesh):
         def score(d2):
             return jnp.where(d2 > 0, jnp.log(jnp.maximum(d2, 1e-30)) + log_w, _NEG)
 
-        first = _global_argmax(jnp.where(cand, score(jnp.sum(G * G, -1)), -jnp.inf), rows)
-        d2 = _sq_dist(G, _fetch_row(G, rows, first))
+        sq_norms = jnp.sum(G * G, -1)
+        first = _global_argmax(jnp.where(cand, score(sq_norms), -jnp.inf), rows)
+        d2 = _sq_dist(G, sq_norms, _fetch_row(G, rows, first))
         cand = cand & (rows != first)
 
         def pick(i, state):
             d2, cand, picks = state
             j = _global_argmax(jnp.where(cand, score(d2) + gumbel(i), -jnp.inf), rows)
-            return jnp.minimum(d2, _sq_dist(G, _fetch_row(G, rows, j))), cand & (rows != j), picks.at[i].set(j)
+            d2 = jnp.minimum(d2, _sq_dist(G, sq_norms, _fetch_row(G, rows, j)))
+            return d2, cand & (rows != j), picks.at[i].set(j)
 
         picks = jnp.zeros(k, jnp.int32).at[0].set(first)
         return jax.lax.fori_loop(1, k, pick, (d2, cand, picks))[2]

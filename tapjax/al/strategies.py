@@ -26,9 +26,10 @@ class Pool:
     train: Encoded
     labeled: np.ndarray  # training-set indices already annotated
     unlabeled: np.ndarray  # the rest, in increasing order
-    cfg: object  # the train config (batching, buckets, score_batch)
+    cfg: object  # the train config (score_tokens, score_buckets, max_word)
     mesh: object
     bald_passes: int = 100
+    bald_encoder_dropout: bool = False  # MC dropout in the encoder too (see embeddings.bald_disagreement)
 
     def features(self, fn, indices, *args, **static):
         return embeddings.pool_features(fn, self.model, self.params, self.train, indices, self.cfg, self.mesh,
@@ -50,8 +51,10 @@ def mnlp(pool: Pool, k: int, key) -> np.ndarray:
 
 
 def bald(pool: Pool, k: int, key) -> np.ndarray:
-    """Eq. 2: the ``k`` sentences whose MC-dropout decodings disagree most with the mode."""
-    scores = pool.features(embeddings.bald_disagreement, pool.unlabeled, key, passes=pool.bald_passes)
+    """Eq. 2: the ``k`` sentences whose MC-dropout decodings disagree most with the mode
+    (dropout after the encoder only, unless ``pool.bald_encoder_dropout``)."""
+    scores = pool.features(embeddings.bald_disagreement, pool.unlabeled, key, passes=pool.bald_passes,
+                           encoder_dropout=pool.bald_encoder_dropout)
     return pool.unlabeled[select.top_k(scores, pool.all_candidates(), k)]
 
 
@@ -71,8 +74,8 @@ def sentence_weights(pool: Pool) -> np.ndarray:
 
 
 def badge(pool: Pool, k: int, key, weighted: bool = False) -> np.ndarray:
-    """k-means++ seeding on last-layer gradient embeddings (Eq. 4); W-BADGE when ``weighted``."""
-    G = pool.features(embeddings.gradient_embedding, pool.unlabeled)
+    """k-means++ seeding on last-layer gradient embeddings (Eq. 4, closed form); W-BADGE when ``weighted``."""
+    G = pool.features(embeddings.gradient_embedding_closed_form, pool.unlabeled)
     weights = sentence_weights(pool) if weighted else None
     return pool.unlabeled[select.kmeanspp_seeding(G, pool.all_candidates(), k, key, pool.mesh, weights)]
 

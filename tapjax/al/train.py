@@ -3,8 +3,9 @@
 Training uses the data-parallel step of :mod:`tapjax.train.sharding`: the batch is split
 over every device, and dropout keys are folded from each sentence's index so results do
 not depend on the device count. Sentences are bucketed by length to a few padded lengths
-(``buckets``), so XLA compiles one program per bucket. The model kept is the epoch with
-the best validation F1; its test F1 is reported.
+(``buckets`` for training; the finer ``score_buckets``, in batches of about
+``score_tokens`` tokens, for evaluation and pool scoring), so XLA compiles one program per
+batch shape. The model kept is the epoch with the best validation F1; its test F1 is reported.
 """
 
 from __future__ import annotations
@@ -57,27 +58,55 @@ class Vocabs:
         return Encoded(words, chars, [self.tags.encode(t) for t in corpus.tags], corpus.tags)
 
 
-def batches(data: Encoded, indices: Sequence[int], rows: int, buckets: Sequence[int], max_word: int,
-            rng: Optional[np.random.Generator] = None) -> Iterator[dict]:
-    """Padded batches of ``rows`` sentences of ``indices``, grouped by bucket length.
-
-    With ``rng`` sentences are shuffled within buckets and batches across buckets.
-    """
-    by_bucket: dict[int, list[int]] = {}
+def _by_bucket(data: Encoded, indices: Sequence[int], buckets: Sequence[int]) -> dict[int, list[int]]:
+    groups: dict[int, list[int]] = {}
     for i in indices:
-        by_bucket.setdefault(wordvocab.bucket_length(len(data.words[i]), buckets), []).append(int(i))
-    plan = []
-    for length, members in sorted(by_bucket.items()):
-        if rng is not None:
-            rng.shuffle(members)
-        plan += [(length, members[s: s + rows]) for s in range(0, len(members), rows)]
-    if rng is not None:
-        plan = [plan[j] for j in rng.permutation(len(plan))]
-    for length, members in plan:
+        groups.setdefault(wordvocab.bucket_length(len(data.words[i]), buckets), []).append(int(i))
+    return dict(sorted(groups.items()))
+
+
+def _padded(data: Encoded, plan, max_word: int) -> Iterator[dict]:
+    """``plan``: ``(length, members, rows)`` per batch."""
+    for length, members, rows in plan:
         yield wordvocab.pad_batch(
             [data.words[i] for i in members],
             None if data.chars is None else [data.chars[i] for i in members],
             [data.tags[i] for i in members], members, length, rows, max_word)
+
+
+def batches(data: Encoded, indices: Sequence[int], rows: int, buckets: Sequence[int], max_word: int,
+            rng: Optional[np.random.Generator] = None) -> Iterator[dict]:
+    """Padded training batches of ``rows`` sentences of ``indices``, grouped by bucket length.
+
+    With ``rng`` sentences are shuffled within buckets and batches across buckets.
+    """
+    plan = []
+    for length, members in _by_bucket(data, indices, buckets).items():
+        if rng is not None:
+            rng.shuffle(members)
+        plan += [(length, members[s: s + rows], rows) for s in range(0, len(members), rows)]
+    if rng is not None:
+        plan = [plan[j] for j in rng.permutation(len(plan))]
+    return _padded(data, plan, max_word)
+
+
+def inference_batches(data: Encoded, indices: Sequence[int], tokens: int, buckets: Sequence[int],
+                      max_word: int, multiple: int) -> Iterator[dict]:
+    """Padded batches for evaluation and pool scoring: about ``tokens`` padded tokens each.
+
+    Shorter buckets get more rows (``tokens // length``, a multiple of ``multiple``, the
+    device count). What is left of a bucket after its full batches goes in batches of an
+    eighth as many rows, so little compute goes to padding rows while each bucket has just
+    two shapes, the same whatever the pool (compiled once, reused every round).
+    """
+    plan = []
+    for length, members in _by_bucket(data, indices, buckets).items():
+        rows = max(multiple, tokens // length // multiple * multiple)
+        small = max(multiple, rows // 8 // multiple * multiple)
+        cut = len(members) // rows * rows
+        plan += [(length, members[s: s + rows], rows) for s in range(0, cut, rows)]
+        plan += [(length, members[s: s + small], small) for s in range(cut, len(members), small)]
+    return _padded(data, plan, max_word)
 
 
 def per_example_keys(rng: jax.Array, index: jax.Array) -> jax.Array:
@@ -109,7 +138,8 @@ def make_predict(model, mesh):
 def evaluate(predict, params, data: Encoded, tag_vocab, cfg, mesh) -> float:
     """Entity F1 (conlleval) of greedy predictions on every sentence of ``data``."""
     pred_tags: list = [None] * len(data)
-    for batch in batches(data, range(len(data)), cfg.eval_batch, cfg.buckets, cfg.max_word):
+    for batch in inference_batches(data, range(len(data)), cfg.score_tokens, cfg.score_buckets, cfg.max_word,
+                                   mesh.devices.size):
         pred = np.asarray(predict(params, sharding.shard_batch(batch, mesh)))
         for row, i in enumerate(batch["index"]):
             if i >= 0:
@@ -129,9 +159,9 @@ def with_pretrained(params, vocabs: Vocabs, model_cfg):
     """Replaces the first rows of the word table with GloVe vectors when ``glove_path`` is set."""
     if not model_cfg.glove_path:
         return params
-    table = params["params"]["Encoder_0"]["embed"]["embedding"]
+    table = params["params"]["encoder"]["embed"]["embedding"]
     vectors = wordvocab.load_glove(model_cfg.glove_path, vocabs.words, model_cfg.embed_dim)
-    params["params"]["Encoder_0"]["embed"]["embedding"] = table.at[: len(vectors)].set(vectors)
+    params["params"]["encoder"]["embed"]["embedding"] = table.at[: len(vectors)].set(vectors)
     return params
 
 

@@ -10,6 +10,11 @@ without them the decoder decodes greedily, feeding back its previous prediction.
 Dropout is per example: ``keys [B]`` holds one PRNG key per sentence (folded from the
 sentence's index by the caller), so a sentence gets the same dropout mask whatever batch
 or device it lands on; ``keys=None`` turns dropout off.
+
+``model(...)`` is ``decode(encode(...))``: ``encode`` is the embeddings and BiLSTM,
+``decode`` the rest (dropout on the BiLSTM states, then the output layer or the LSTM
+decoder). Calling them apart (``model.apply(..., method="encode")``) lets MC-dropout BALD
+run the encoder once and only the decoder per pass.
 """
 
 from __future__ import annotations
@@ -95,13 +100,22 @@ class BiLSTMTagger(nn.Module):
     num_chars: int = 0
     dropout: float = 0.5
 
-    @nn.compact
+    def setup(self):
+        self.encoder = Encoder(self.vocab_size, self.embed_dim, self.hidden, self.num_chars, self.dropout)
+        self.out = nn.Dense(self.num_tags)  # LAST_LAYER
+
     def __call__(self, words, mask, chars=None, keys=None, tags=None) -> TaggerOutput:
+        return self.decode(self.encode(words, mask, chars, keys), mask, keys, tags)
+
+    def encode(self, words, mask, chars=None, keys=None) -> Array:
+        """The BiLSTM states ``[B, T, 2 * hidden]`` (dropout on the embeddings with ``keys``)."""
+        return self.encoder(words, mask, chars, keys)
+
+    def decode(self, enc, mask, keys=None, tags=None) -> TaggerOutput:
+        """Dropout on the BiLSTM states (with ``keys``), then the per-token softmax layer."""
         del tags  # the tagger's predictions do not depend on previous tags
-        enc = Encoder(self.vocab_size, self.embed_dim, self.hidden, self.num_chars, self.dropout)(
-            words, mask, chars, keys)
         h = example_dropout(enc, keys, self.dropout, site=1)
-        logits = nn.Dense(self.num_tags, name=LAST_LAYER)(h)
+        logits = self.out(h)
         return TaggerOutput(h, logits, jnp.argmax(logits, -1), _sentence(enc, mask))
 
 
@@ -122,30 +136,40 @@ class BiLSTMEncoderDecoder(nn.Module):
     num_chars: int = 0
     dropout: float = 0.5
 
-    @nn.compact
+    def setup(self):
+        G = 4 * self.decoder
+        self.encoder = Encoder(self.vocab_size, self.embed_dim, self.hidden, self.num_chars, self.dropout)
+        self.W = self.param("W", nn.initializers.lecun_normal(), (2 * self.hidden, G))
+        self.b = self.param("b", nn.initializers.zeros, (G,))
+        self.U = self.param("U", nn.initializers.orthogonal(), (self.decoder, G))
+        self.tag_embed = nn.Embed(self.num_tags + 1, self.tag_dim)
+        self.W_tag = self.param("W_tag", nn.initializers.lecun_normal(), (self.tag_dim, G))
+        self.out = nn.Dense(self.num_tags)  # LAST_LAYER
+
     def __call__(self, words, mask, chars=None, keys=None, tags=None) -> TaggerOutput:
-        enc = Encoder(self.vocab_size, self.embed_dim, self.hidden, self.num_chars, self.dropout)(
-            words, mask, chars, keys)
+        return self.decode(self.encode(words, mask, chars, keys), mask, keys, tags)
+
+    def encode(self, words, mask, chars=None, keys=None) -> Array:
+        """The BiLSTM states ``[B, T, 2 * hidden]`` (dropout on the embeddings with ``keys``)."""
+        return self.encoder(words, mask, chars, keys)
+
+    def decode(self, enc, mask, keys=None, tags=None) -> TaggerOutput:
+        """The LSTM decoder over the encoder states (dropout on its inputs and outputs with ``keys``)."""
         enc_in = example_dropout(enc, keys, self.dropout, site=1)
-        H, G = self.decoder, 4 * self.decoder
-        W = self.param("W", nn.initializers.lecun_normal(), (enc.shape[-1], G))
-        b = self.param("b", nn.initializers.zeros, (G,))
-        U = self.param("U", nn.initializers.orthogonal(), (H, G))
-        tag_embed = nn.Embed(self.num_tags + 1, self.tag_dim, name="tag_embed").embedding
-        tag_proj = tag_embed @ self.param("W_tag", nn.initializers.lecun_normal(), (self.tag_dim, G))
-        out = nn.Dense(self.num_tags, name=LAST_LAYER)
-        out(jnp.zeros((1, H)))  # creates the layer's parameters outside the decoding scan
-        xp = jnp.einsum("btk,kg->tbg", enc_in, W) + b  # [T, B, G]
-        B = words.shape[0]
+        H = self.decoder
+        tag_proj = self.tag_embed.embedding @ self.W_tag
+        self.out(jnp.zeros((1, H)))  # creates the layer's parameters outside the decoding scan
+        xp = jnp.einsum("btk,kg->tbg", enc_in, self.W) + self.b  # [T, B, G]
+        B = enc.shape[0]
         zeros = jnp.zeros_like(xp[0, :, :H])  # like xp: varies over the mesh axes inside shard_map
         carry = (zeros, zeros)
         m = mask.T
         if tags is not None:
             prev = jnp.concatenate([jnp.full((B, 1), self.num_tags), tags[:, :-1]], 1).T
-            _, hs = masked_scan(lstm_step, U, carry, xp + tag_proj[prev], m)
+            _, hs = masked_scan(lstm_step, self.U, carry, xp + tag_proj[prev], m)
             hs = jnp.transpose(hs, (1, 0, 2))
             h = example_dropout(hs, keys, self.dropout, site=2)
-            logits = out(h)
+            logits = self.out(h)
             return TaggerOutput(h, logits, jnp.argmax(logits, -1), _sentence(enc, mask))
 
         site_keys = None if keys is None else jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
@@ -153,16 +177,16 @@ class BiLSTMEncoderDecoder(nn.Module):
         def step(state, inputs):
             (c, h_prev), prev = state
             xp_t, m_t, t = inputs
-            (c_new, h_new), _ = lstm_step(U, (c, h_prev), xp_t + tag_proj[prev])
+            (c_new, h_new), _ = lstm_step(self.U, (c, h_prev), xp_t + tag_proj[prev])
             keep = m_t[:, None] > 0
             c, h_t = jnp.where(keep, c_new, c), jnp.where(keep, h_new, h_prev)
             h_out = jnp.where(keep, h_new, 0.0)
             step_keys = None if site_keys is None else jax.vmap(lambda k: jax.random.fold_in(k, t))(site_keys)
             h_drop = example_dropout(h_out, step_keys, self.dropout, site=0)
-            logits = out(h_drop)
+            logits = self.out(h_drop)
             return ((c, h_t), jnp.argmax(logits, -1)), (h_drop, logits)
 
-        init = (carry, jnp.zeros_like(words[:, 0]) + self.num_tags)
+        init = (carry, jnp.zeros_like(mask[:, 0], jnp.int32) + self.num_tags)  # varies like the batch
         _, (hs, logits) = jax.lax.scan(step, init, (xp, m, jnp.arange(xp.shape[0])))
         h, logits = jnp.transpose(hs, (1, 0, 2)), jnp.transpose(logits, (1, 0, 2))
         return TaggerOutput(h, logits, jnp.argmax(logits, -1), _sentence(enc, mask))

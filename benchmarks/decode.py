@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import jax
@@ -62,8 +63,9 @@ def sorted_batches(split, vocab, batch_size: int) -> list[dict]:
     return out
 
 
-def run_batched(model, params, batches, beam: int, max_len: int) -> tuple[float, float, int, int]:
-    """(compile seconds, decode seconds, decoded steps summed over expressions, shapes compiled)."""
+def run_batched(model, params, batches, beam: int, max_len: int) -> tuple[float, float, float, int, int]:
+    """(compile seconds, decode seconds, decode CPU seconds of this process (all threads), decoded
+    steps summed over expressions, shapes compiled)."""
     decode = lambda b, forced: beam_search(
         model, params, jnp.asarray(b["features"]), jnp.asarray(b["feature_mask"]),
         beam=beam, max_len=max_len, forced_length=jnp.asarray(forced))
@@ -73,7 +75,7 @@ def run_batched(model, params, batches, beam: int, max_len: int) -> tuple[float,
         if b["features"].shape not in seen:
             seen.add(b["features"].shape)
             jax.block_until_ready(decode(b, np.zeros_like(b["forced_length"])))
-    t1 = time.perf_counter()
+    t1, cpu1 = time.perf_counter(), time.process_time()
     steps = 0
     for b in batches:
         result = jax.block_until_ready(decode(b, b["forced_length"]))
@@ -81,7 +83,7 @@ def run_batched(model, params, batches, beam: int, max_len: int) -> tuple[float,
         if not np.array_equal(np.asarray(result.lengths[:, 0])[real], b["forced_length"][real]):
             raise RuntimeError("benchmarks/decode.py: forced lengths not respected")
         steps += int((b["forced_length"][real] + 1).sum())
-    return t1 - t0, time.perf_counter() - t1, steps, len(seen)
+    return t1 - t0, time.perf_counter() - t1, time.process_time() - cpu1, steps, len(seen)
 
 
 def reference_decode(model, params, step, encode, features, mask, forced: int, beam: int) -> None:
@@ -150,18 +152,22 @@ def main() -> None:
     batches = sorted_batches(split, vocab, args.batch_size)
 
     max_len = max(config.eval.max_len, max(len(t) for t in split.tokens) + 1)  # one caption has 204 tokens
-    compile_s, decode_s, steps, shapes = run_batched(model, params, batches, args.beam, max_len)
+    compile_s, decode_s, decode_cpu_s, steps, shapes = run_batched(model, params, batches, args.beam, max_len)
     ref_s, ref_steps = run_reference(model, params, batches, args.beam, args.reference_subset)
     ref_total = ref_s * steps / ref_steps
     print(f"device: {jax.devices()[0].device_kind}, expressions {len(split)}, beam {args.beam}, "
           f"batch {args.batch_size}, decoding steps {steps}")
     print(f"tapjax batched beam search: {decode_s:8.1f} s  (+ {compile_s:.1f} s compiling {shapes} shapes; {len(batches)} batches)")
+    print(f"  its CPU time            : {decode_cpu_s:8.1f} s   (all threads; a shared machine's wall time "
+          f"overstates; {os.cpu_count()} cores, load average 1/5/15 min {os.getloadavg()})")
     print(f"paper (2017 GPU)          : {PAPER_SECONDS:8.1f} s   ratio paper/tapjax {PAPER_SECONDS / decode_s:.2f}")
     print(f"Python-loop reference     : {ref_total:8.1f} s   (extrapolated from {ref_s:.1f} s on {args.reference_subset} "
           f"expressions, {ref_steps} steps)   ratio reference/tapjax {ref_total / decode_s:.2f}")
     print(json.dumps({
         "expressions": len(split), "beam": args.beam, "batch_size": args.batch_size, "steps": steps,
-        "decode_s": round(decode_s, 2), "compile_s": round(compile_s, 2), "paper_s": PAPER_SECONDS,
+        "decode_s": round(decode_s, 2), "decode_cpu_s": round(decode_cpu_s, 2),
+        "load_average_1_5_15": os.getloadavg(), "ratio_paper_over_tapjax": round(PAPER_SECONDS / decode_s, 3),
+        "compile_s": round(compile_s, 2), "paper_s": PAPER_SECONDS,
         "reference_extrapolated_s": round(ref_total, 2), "reference_subset": args.reference_subset,
         "reference_subset_s": round(ref_s, 2), "device": jax.devices()[0].device_kind,
     }))

@@ -108,7 +108,8 @@ def bald_disagreement(model, params, batch, key, passes: int, encoder_dropout: b
     of the tagger; the dropout on the decoder's inputs and states of the encoder-decoder).
     That makes ``T`` passes cost one encoder pass plus ``T`` cheap decoder passes.
     ``encoder_dropout=True`` is full-network MC dropout (the embeddings' dropout too, the
-    whole model per pass). Passes are vectorised (``vmap``) in chunks that keep about
+    whole model per pass). Passes are vectorised (``vmap``) in equal chunks (a divisor of
+    ``passes``: no remainder program to compile) that keep at most about
     ``_CHUNK_ELEMENTS`` activations live. Pass ``t``'s dropout key for a sentence is
     ``fold_in(fold_in(key, t), sentence index)``.
     """
@@ -123,7 +124,7 @@ def bald_disagreement(model, params, batch, key, passes: int, encoder_dropout: b
             out = model.apply(params, enc, batch["mask"], keys, method="decode")
         return sequence_hashes(out.pred, batch["mask"])
 
-    chunk = max(1, min(passes, _CHUNK_ELEMENTS // enc.size))
+    chunk = max(d for d in range(1, passes + 1) if passes % d == 0 and (d == 1 or d * enc.size <= _CHUNK_ELEMENTS))
     return modal_disagreement(jax.lax.map(one_pass, jnp.arange(passes), batch_size=chunk))
 
 

@@ -100,8 +100,8 @@ def _sentence(enc: Array, mask: Array) -> Array:
     return (enc * mask[..., None]).sum(1) / jnp.maximum(mask.sum(1, keepdims=True), 1.0)
 
 
-class BiLSTMTagger(nn.Module):
-    """BiLSTM with a softmax per token over the ``2 * hidden`` BiLSTM features."""
+class _BiLSTMEncoded(nn.Module):
+    """What both taggers share: the fields of the :class:`Encoder`, ``encode`` and ``decode(encode(...))``."""
 
     vocab_size: int
     num_tags: int
@@ -110,9 +110,8 @@ class BiLSTMTagger(nn.Module):
     num_chars: int = 0
     dropout: float = 0.5
 
-    def setup(self):
-        self.encoder = Encoder(self.vocab_size, self.embed_dim, self.hidden, self.num_chars, self.dropout)
-        self.out = nn.Dense(self.num_tags)  # LAST_LAYER
+    def make_encoder(self) -> Encoder:
+        return Encoder(self.vocab_size, self.embed_dim, self.hidden, self.num_chars, self.dropout)
 
     def __call__(self, words, mask, chars=None, keys=None, tags=None) -> TaggerOutput:
         return self.decode(self.encode(words, mask, chars, keys), mask, keys, tags)
@@ -120,6 +119,14 @@ class BiLSTMTagger(nn.Module):
     def encode(self, words, mask, chars=None, keys=None) -> Array:
         """The BiLSTM states ``[B, T, 2 * hidden]`` (dropout on the embeddings with ``keys``)."""
         return self.encoder(words, mask, chars, keys)
+
+
+class BiLSTMTagger(_BiLSTMEncoded):
+    """BiLSTM with a softmax per token over the ``2 * hidden`` BiLSTM features."""
+
+    def setup(self):
+        self.encoder = self.make_encoder()
+        self.out = nn.Dense(self.num_tags)  # LAST_LAYER
 
     def decode(self, enc, mask, keys=None, tags=None) -> TaggerOutput:
         """Dropout on the BiLSTM states (with ``keys``), then the per-token softmax layer."""
@@ -129,7 +136,7 @@ class BiLSTMTagger(nn.Module):
         return TaggerOutput(h, logits, jnp.argmax(logits, -1), _sentence(enc, mask))
 
 
-class BiLSTMEncoderDecoder(nn.Module):
+class BiLSTMEncoderDecoder(_BiLSTMEncoded):
     """BiLSTM encoder, LSTM decoder (``decoder`` units) fed ``[enc_t, embed(previous tag)]``.
 
     With ``tags`` the previous gold tag is fed (teacher forcing, one scan with the input
@@ -137,31 +144,18 @@ class BiLSTMEncoderDecoder(nn.Module):
     the start symbol.
     """
 
-    vocab_size: int
-    num_tags: int
-    embed_dim: int = 400
-    hidden: int = 200
     decoder: int = 100
     tag_dim: int = 32
-    num_chars: int = 0
-    dropout: float = 0.5
 
     def setup(self):
         G = 4 * self.decoder
-        self.encoder = Encoder(self.vocab_size, self.embed_dim, self.hidden, self.num_chars, self.dropout)
+        self.encoder = self.make_encoder()
         self.W = self.param("W", nn.initializers.lecun_normal(), (2 * self.hidden, G))
         self.b = self.param("b", nn.initializers.zeros, (G,))
         self.U = self.param("U", nn.initializers.orthogonal(), (self.decoder, G))
         self.tag_embed = nn.Embed(self.num_tags + 1, self.tag_dim)
         self.W_tag = self.param("W_tag", nn.initializers.lecun_normal(), (self.tag_dim, G))
         self.out = nn.Dense(self.num_tags)  # LAST_LAYER
-
-    def __call__(self, words, mask, chars=None, keys=None, tags=None) -> TaggerOutput:
-        return self.decode(self.encode(words, mask, chars, keys), mask, keys, tags)
-
-    def encode(self, words, mask, chars=None, keys=None) -> Array:
-        """The BiLSTM states ``[B, T, 2 * hidden]`` (dropout on the embeddings with ``keys``)."""
-        return self.encoder(words, mask, chars, keys)
 
     def decode(self, enc, mask, keys=None, tags=None) -> TaggerOutput:
         """The LSTM decoder over the encoder states (dropout on its inputs and outputs with ``keys``)."""

@@ -12,13 +12,22 @@ import ml_collections
 import optax
 
 
+def learning_rate(cfg: ml_collections.ConfigDict) -> float | optax.Schedule:
+    """``cfg.learning_rate``, constant; or, with ``cfg.decay_steps > 0``, cosine-decayed from it to
+    ``cfg.final_lr_fraction`` of it over ``decay_steps`` steps and constant after."""
+    if not cfg.get("decay_steps", 0):  # absent from the config.json of runs saved before schedules
+        return cfg.learning_rate
+    return optax.cosine_decay_schedule(cfg.learning_rate, cfg.decay_steps, alpha=cfg.final_lr_fraction)
+
+
 def make_optimizer(cfg: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """``cfg.name`` in {"adadelta", "adam"}, ``cfg.learning_rate``, ``cfg.clip_norm`` (0: none),
-    ``cfg.rho``/``cfg.eps`` (Adadelta) or ``cfg.b1``/``cfg.b2``/``cfg.eps`` (Adam)."""
+    """``cfg.name`` in {"adadelta", "adam"}, the rate of :func:`learning_rate`, ``cfg.clip_norm``
+    (0: none), ``cfg.rho``/``cfg.eps`` (Adadelta) or ``cfg.b1``/``cfg.b2``/``cfg.eps`` (Adam)."""
+    lr = learning_rate(cfg)
     if cfg.name == "adadelta":
-        opt = optax.adadelta(cfg.learning_rate, rho=cfg.rho, eps=cfg.eps)
+        opt = optax.adadelta(lr, rho=cfg.rho, eps=cfg.eps)
     elif cfg.name == "adam":
-        opt = optax.adam(cfg.learning_rate, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
+        opt = optax.adam(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
     else:
         raise ValueError(f"optimizer name must be 'adadelta' or 'adam', got {cfg.name!r}")
     return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), opt) if cfg.clip_norm else opt

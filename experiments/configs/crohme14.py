@@ -43,7 +43,7 @@ def _paper() -> ml_collections.ConfigDict:
         init_from="", eval_every_epochs=1, stop_at_wer=-1.0, log_every=50, checkpoint_every=1000, time_budget_s=0.0))
     c.optim = ml_collections.ConfigDict(dict(
         name="adadelta", learning_rate=1.0, rho=0.95, eps=1e-6, b1=0.9, b2=0.999, clip_norm=100.0,
-        decay_steps=0, final_lr_fraction=0.0))  # decay_steps > 0: cosine decay (see tapjax.train.optim)
+        decay_epochs=0, final_lr_fraction=0.0))  # decay_epochs > 0: cosine decay (see tapjax.train.optim)
     c.eval = ml_collections.ConfigDict(dict(
         batch_size=16, valid_beam=1, test_beam=10, max_len=250, test_sets=("test2014", "test2016")))
     return c
@@ -66,7 +66,7 @@ def get_config(variant: str = "paper") -> ml_collections.ConfigDict:
         c.optim.update(name="adam", learning_rate=2e-3, eps=1e-8)
         c.train.update(log_every=10)
     if variant == "cpu":
-        c.optim.update(decay_steps=20 * 531, final_lr_fraction=0.05)  # 531 batches an epoch
+        c.optim.update(decay_epochs=20, final_lr_fraction=0.05)  # over all its epochs
         c.train.update(batch_size=16, epochs=20, patience=5, time_budget_s=2700.0, checkpoint_every=200)
         c.data.update(max_tokens=0)
         c.eval.update(batch_size=32, test_beam=3, max_len=210)

@@ -189,7 +189,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     model = build_model(config)
     vocab, train, valid = load_data(config)
     mesh = sharding.data_mesh()
-    tx = make_optimizer(config.optim)
+    # An epoch's steps, for the schedule: length bucketing adds at most one partial batch per bucket.
+    tx = make_optimizer(config.optim, steps_per_epoch=-(-len(train) // config.train.batch_size))
     step_fn = sharding.make_train_step(make_loss_fn(model, config), tx, mesh)
     checkpoints = Checkpoints(workdir)
     writer = MetricWriter(workdir)

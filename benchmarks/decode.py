@@ -35,15 +35,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.configs import crohme14
-from tapjax.data import batching, crohme
-from tapjax.data.vocab import EOS, Vocab
-from tapjax.decode.beam import beam_search
+from tapjax.tap import batching, crohme
+from tapjax.tap.symbols import EOS, Vocab
+from tapjax.common.beam import beam_search
 from tapjax.tap.model import TAP, TAPConfig
 
 PAPER_SECONDS = 115.0
 
 
-def sorted_batches(split, vocab, batch_size: int) -> list[dict]:
+def sorted_batches(split, vocab, batch_size: int, model) -> list[dict]:
     """Batches within one point-length bucket each, sorted there by caption length.
 
     Work is rows x padded points x steps of the longest caption; on CROHME 2014 test this
@@ -51,7 +51,7 @@ def sorted_batches(split, vocab, batch_size: int) -> list[dict]:
     caption length only). Batch 8 (the default) took about 9% less CPU time than batch 16 on the 2-core CPU.
     """
     points = np.array([len(f) for f in split.features])
-    buckets = batching.bucket_lengths(points)
+    buckets = batching.bucket_lengths(points, model.stride)
     order = np.lexsort(([len(t) for t in split.tokens], np.searchsorted(buckets, points)))
     out = []
     for start in range(0, len(order), batch_size):
@@ -144,13 +144,13 @@ def main() -> None:
     args = parser.parse_args()
 
     config = crohme14.get_config("paper")
-    model = TAP(TAPConfig(**config.model.to_dict()))
+    model = TAP(TAPConfig.from_config(config.model))
     params = model.init(jax.random.key(0))
     vocab = Vocab.from_data_root(args.data_dir)
     split = crohme.load_split("test2014", args.data_dir, args.cache_dir)
     if args.limit:
         split = split.take(np.arange(min(args.limit, len(split))))
-    batches = sorted_batches(split, vocab, args.batch_size)
+    batches = sorted_batches(split, vocab, args.batch_size, model)
 
     max_len = max(config.eval.max_len, max(len(t) for t in split.tokens) + 1)  # one caption has 204 tokens
     compile_s, decode_s, decode_cpu_s, steps, shapes = run_batched(model, params, batches, args.beam, max_len)

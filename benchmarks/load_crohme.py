@@ -21,8 +21,8 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from tapjax.data import crohme, inkml, strokes
-from tapjax.data.root import dataset_dir
+from tapjax.tap import crohme, inkml, strokes
+from tapjax.common.paths import dataset_dir
 
 FOLDERS = ("TrainINKML", "TestEM2014GT", "TEST2016_INKML_GT")
 

@@ -4,7 +4,7 @@
 
 Measures expressions per second of (1) our full TAP train step (paper-size model, Eq. 29
 loss, Adadelta, one device) and (2) the tracker's forward + backward: ours
-(:class:`tapjax.nn.tracker.Tracker`) and PyTorch's stacked bidirectional ``torch.nn.GRU``
+(:class:`tapjax.tap.tracker.Tracker`) and PyTorch's stacked bidirectional ``torch.nn.GRU``
 (4 layers, 250 per direction, time halved after layers 3 and 4), same batch and lengths.
 The default lengths are the median CROHME 2014 training expression (248 points, 12 tokens +
 EOS). The last line is one JSON object with the figures.
@@ -21,10 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from tapjax.nn.tracker import Tracker
+from experiments.configs import crohme14
+from tapjax.tap.tracker import Tracker
 from tapjax.tap.loss import tap_loss
-from tapjax.tap.model import TAP
-from tapjax.train import sharding
+from tapjax.tap.model import TAP, TAPConfig
+from tapjax.common import sharding
 
 
 def timed(fn, repeats: int) -> float:
@@ -37,6 +38,8 @@ def timed(fn, repeats: int) -> float:
         times.append(time.perf_counter() - start)
     return float(np.median(times))
 
+PAPER = TAPConfig.from_config(crohme14.get_config("paper").model)
+
 
 def batch(B: int, N: int, T: int) -> dict:
     rng = np.random.default_rng(0)
@@ -46,7 +49,7 @@ def batch(B: int, N: int, T: int) -> dict:
 
 
 def ours_train_step(b: dict, repeats: int) -> float:
-    model = TAP()
+    model = TAP(PAPER)
     mesh = sharding.data_mesh(jax.devices()[:1])
     tx = optax.chain(optax.clip_by_global_norm(100.0), optax.adadelta(1.0, rho=0.95, eps=1e-6))
     holder = {"state": sharding.replicate(sharding.TrainState.create(model.init(jax.random.key(0)), tx), mesh)}
@@ -61,7 +64,7 @@ def ours_train_step(b: dict, repeats: int) -> float:
 
 
 def ours_tracker(b: dict, repeats: int) -> float:
-    tracker = Tracker()
+    tracker = Tracker(hidden=PAPER.tracker_hidden, layers=PAPER.tracker_layers, pool_after=PAPER.pool_after)
     params = tracker.init(jax.random.key(0), b["features"], b["feature_mask"])
     grad = jax.jit(jax.grad(lambda p, x, m: tracker.apply(p, x, m)[0].sum()))
     x, m = jnp.asarray(b["features"]), jnp.asarray(b["feature_mask"])

@@ -2,9 +2,11 @@
 
     python -m experiments.al_conll --config experiments/configs/al_conll.py:quick --workdir /tmp/al \
         [--data_dir ../shared/data] [--config.model=encdec]
+
+A ``--workdir`` that already holds a run resumes it after its last finished round.
 """
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from tapjax.al import loop
@@ -12,14 +14,15 @@ from tapjax.al import loop
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", "experiments/configs/al_conll.py", "AL configuration file.")
 flags.DEFINE_string("workdir", None, "Where results, state and plots go.", required=True)
-flags.DEFINE_string("data_dir", None, "Data root (default: $TAPJAX_DATA or ./data).")
+flags.DEFINE_string("data_dir", None, "Data root: sets config.data.root (default: $TAPJAX_DATA or ./data).")
 
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     config = FLAGS.config
     if FLAGS.data_dir:
-        config.data_dir = FLAGS.data_dir
+        config.data.root = FLAGS.data_dir
     loop.run(config, FLAGS.workdir)
 
 

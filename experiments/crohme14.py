@@ -9,7 +9,7 @@ A ``DIR`` that already holds a run resumes it. Results go to ``DIR/results.json`
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from tapjax.tap import train
+from tapjax.tap import trainer
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", "experiments/configs/crohme14.py:paper", "config file[:variant]")
@@ -23,8 +23,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     config = FLAGS.config
     if FLAGS.data_dir:
-        config.data_dir = FLAGS.data_dir
-    train.train_and_evaluate(config, FLAGS.workdir)
+        config.data.root = FLAGS.data_dir
+    trainer.train_and_evaluate(config, FLAGS.workdir)
 
 
 if __name__ == "__main__":

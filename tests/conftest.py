@@ -3,8 +3,8 @@
 import pytest
 
 from experiments.configs import crohme14
-from tapjax.data.root import data_root as _data_root
-from tapjax.tap import train
+from tapjax.common.paths import data_root as _data_root
+from tapjax.tap import trainer
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +32,10 @@ def overfit_run(data_root, tmp_path_factory):
     trained-model tools (evaluation, recognition) share its checkpoint.
     """
     config = crohme14.get_config("overfit")
-    config.data_dir = str(data_root)
+    config.data.root = str(data_root)
     config.data.update(train_limit=8, train_max_points=200)  # short ones: a fast CI run
     config.model.update(tracker_hidden=32, embed_dim=32, parser_hidden=64, attention_dim=64, coverage_filters=16)
     config.optim.learning_rate = 5e-3
     config.train.update(epochs=150, eval_every_epochs=10)
     workdir = tmp_path_factory.mktemp("overfit_run")
-    return workdir, train.train_and_evaluate(config, str(workdir))
+    return workdir, trainer.train_and_evaluate(config, str(workdir))

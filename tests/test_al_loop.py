@@ -1,4 +1,5 @@
-"""The AL loop on real CoNLL-2003 (smoke config): outputs, and resume after an interruption."""
+"""The AL loop on real CoNLL-2003 (smoke config): outputs, resume after an interruption, the
+rounds' orbax checkpoints and logged scalars."""
 
 import json
 
@@ -6,12 +7,12 @@ import numpy as np
 import pytest
 
 from experiments.configs import al_conll
-from tapjax.al import loop, strategies
+from tapjax.al import learner, loop, strategies
 
 
 def _config(data_root, rounds):
     c = al_conll.get_config("smoke")
-    c.data_dir = str(data_root)
+    c.data.root = str(data_root)
     c.al.strategies = ("random", "wbadge")
     c.al.rounds = rounds
     return c
@@ -61,3 +62,26 @@ def test_resume_after_interruption_keeps_selections_and_redoes_nothing(data_root
     assert np.all(np.diff([r["words_pct"] for r in rounds]) > 0) and 0 <= rounds[-1]["test_f1_mean"] <= 1
     assert (tmp_path / "curves.png").stat().st_size > 10_000
     assert json.loads((tmp_path / "summary.json").read_text())["strategies"].keys() == {"random", "wbadge"}
+
+    metrics = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [(m["split"], m["step"]) for m in metrics] == [
+        ("start/seed0", 0), ("random/seed0", 1), ("random/seed0", 2), ("wbadge/seed0", 1), ("wbadge/seed0", 2)]
+    assert metrics[-1]["sentences"] == 3 * len(start["labeled"]) and metrics[-1]["words"] > 0
+    assert list((tmp_path / "tensorboard").iterdir())
+    _check_checkpoints(_config(data_root, 2), tmp_path, after)
+
+
+def _check_checkpoints(config, workdir, state):
+    """Each round's parameters are an orbax checkpoint numbered by round, restored exactly:
+    they give the validation F1 recorded when the round was trained."""
+    exp = loop.Experiment(config, workdir)
+    try:
+        assert exp.rounds(0).params.steps() == [0] and exp.rounds(0, "wbadge").params.steps() == [1, 2]
+        record, model, params, _ = exp.restore(exp.rounds(0, "wbadge"), 2)
+        assert record == json.loads(state["state/seed0/wbadge/round2.json"])
+        vocabs = exp.vocabs(record["labeled"])
+        f1 = learner.evaluate(learner.compiled_predict(model, exp.mesh), params,
+                              vocabs.encode(exp.splits["validation"]), vocabs.tags, config.train, exp.mesh)
+        assert f1 == record["val_f1"]
+    finally:
+        exp.writer.close()

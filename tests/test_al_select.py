@@ -4,8 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-from tapjax.al import select
-from tapjax.train.sharding import data_mesh
+from tapjax.al import selection
+from tapjax.common.sharding import data_mesh
 
 ONE, ALL = data_mesh(jax.devices()[:1]), data_mesh()
 
@@ -13,16 +13,16 @@ ONE, ALL = data_mesh(jax.devices()[:1]), data_mesh()
 def test_k_center_picks_the_furthest_point():
     X = np.array([[0.0, 0], [1, 0], [10, 0], [0, 3], [5, 5]], np.float32)
     centers = np.array([True, False, False, False, False])
-    picks = select.k_center_greedy(X, ~centers, centers, 2, ONE)
+    picks = selection.k_center_greedy(X, ~centers, centers, 2, ONE)
     # furthest from (0,0) is (10,0); then furthest from {(0,0),(10,0)} is (5,5) (d²=50 vs 9, 1)
     assert picks.tolist() == [2, 4]
 
 
 def test_top_k_respects_candidates():
     scores = np.array([5.0, 4, 3, 2, 1])
-    assert select.top_k(scores, np.array([False, True, True, False, True]), 2).tolist() == [1, 2]
+    assert selection.top_k(scores, np.array([False, True, True, False, True]), 2).tolist() == [1, 2]
     with pytest.raises(ValueError, match="only 1 are unlabeled"):
-        select.top_k(scores, np.array([True, False, False, False, False]), 2)
+        selection.top_k(scores, np.array([True, False, False, False, False]), 2)
 
 
 def _ring(n, rng):
@@ -36,19 +36,19 @@ def test_same_selection_on_one_and_eight_devices(weighted):
     cand = rng.random(203) > 0.2
     w = rng.random(203) if weighted else None
     key = jax.random.key(3)
-    one = select.kmeanspp_seeding(G, cand, 20, key, ONE, w)
-    eight = select.kmeanspp_seeding(G, cand, 20, key, ALL, w)
+    one = selection.kmeanspp_seeding(G, cand, 20, key, ONE, w)
+    eight = selection.kmeanspp_seeding(G, cand, 20, key, ALL, w)
     assert one.tolist() == eight.tolist()
     assert len(set(one.tolist())) == 20 and cand[one].all() and one.max() < 203
-    kc1 = select.k_center_greedy(G, cand, ~cand, 15, ONE)
-    kc8 = select.k_center_greedy(G, cand, ~cand, 15, ALL)
+    kc1 = selection.k_center_greedy(G, cand, ~cand, 15, ONE)
+    kc8 = selection.k_center_greedy(G, cand, ~cand, 15, ALL)
     assert kc1.tolist() == kc8.tolist() and cand[kc1].all() and len(set(kc1.tolist())) == 15
 
 
 def test_kmeanspp_exhausts_duplicates_without_repeats():
     G = np.zeros((10, 4), np.float32)
     G[:3, 0] = [1.0, 2.0, 3.0]  # 7 identical zero rows: zero D² once one of them is chosen
-    picks = select.kmeanspp_seeding(G, np.ones(10, bool), 10, jax.random.key(0), ALL)
+    picks = selection.kmeanspp_seeding(G, np.ones(10, bool), 10, jax.random.key(0), ALL)
     assert sorted(picks.tolist()) == list(range(10))
 
 
@@ -59,10 +59,10 @@ def test_wbadge_weighting_picks_long_sentences_proportionally_more():
     lengths = np.array([30.0, 10.0, 20.0])
     w = lengths**2 / np.sum(lengths**2)
     draws = 800
-    second = np.array([select.kmeanspp_seeding(G, np.ones(3, bool), 2, jax.random.key(s), ONE, w)[1]
+    second = np.array([selection.kmeanspp_seeding(G, np.ones(3, bool), 2, jax.random.key(s), ONE, w)[1]
                        for s in range(draws)])
     share_long = np.mean(second == 2)  # expected 20² / (10² + 20²) = 0.8
     assert abs(share_long - 0.8) < 4 * np.sqrt(0.8 * 0.2 / draws)
-    unweighted = np.array([select.kmeanspp_seeding(G, np.ones(3, bool), 2, jax.random.key(s), ONE)[1]
+    unweighted = np.array([selection.kmeanspp_seeding(G, np.ones(3, bool), 2, jax.random.key(s), ONE)[1]
                            for s in range(draws)])
     assert abs(np.mean(unweighted == 2) - 0.5) < 4 * np.sqrt(0.25 / draws)

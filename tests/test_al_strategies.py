@@ -1,4 +1,5 @@
-"""Strategies on a real CoNLL-2003 pool: gradient embeddings, MNLP, BALD, selections."""
+"""Strategies on a real CoNLL-2003 pool: gradient embeddings (against the closed form), MNLP,
+BALD, selections; 1 device vs 8."""
 
 import jax
 import jax.numpy as jnp
@@ -6,10 +7,11 @@ import numpy as np
 import pytest
 from ml_collections import ConfigDict
 
-from tapjax.al import embeddings, strategies
-from tapjax.al.train import Vocabs, build_model, init_params
-from tapjax.data import conll, wordvocab
-from tapjax.train.sharding import data_mesh
+from tapjax.al import corpora, scoring, strategies, vocabulary
+from tapjax.al.learner import build_model, init_params
+from tapjax.al.sentence_batches import pad_batch
+from tapjax.al.vocabulary import Vocabs
+from tapjax.common.sharding import data_mesh
 
 ONE, ALL = data_mesh(jax.devices()[:1]), data_mesh()
 
@@ -19,44 +21,68 @@ def _config(kind):
     c.model = kind
     c.model_cfg = ConfigDict(dict(embed_dim=16, hidden=8, decoder=8, dropout=0.5, chars=False, min_count=1,
                                   glove_path=""))
-    # one bucket of 8-row batches: one compilation per scoring function on 8 devices
+    # one bucket of 8-row chunks: one compilation per scoring function and device count
     c.train = ConfigDict(dict(buckets=(128,), score_buckets=(128,), max_word=20, score_tokens=8 * 128))
+    c.al = ConfigDict(dict(bald=dict(passes=8, encoder_dropout=False)))
     return c
 
 
 @pytest.fixture(scope="module")
 def corpus(data_root):
-    return conll.load("conll2003", data_root)["validation"].subset(range(300))
+    return corpora.load("conll2003", data_root)["validation"].subset(range(300))
 
 
 def _pool(corpus, kind, mesh, labeled=np.arange(0, 300, 10)):
     config = _config(kind)
     vocabs = Vocabs.build(corpus.subset(labeled), corpus.tags, 1, False)
     enc = vocabs.encode(corpus)
-    model = build_model(config, vocabs, wordvocab.capacity(corpus.words))
+    model = build_model(config, vocabs, vocabulary.capacity(corpus.words))
     params = init_params(model, enc, config.train, jax.random.key(0))
     unlabeled = np.setdiff1d(np.arange(len(corpus)), labeled)
-    return strategies.Pool(model, params, enc, labeled, unlabeled, config.train, mesh, bald_passes=8)
+    return strategies.Pool(model, params, enc, labeled, unlabeled, config.train, mesh, config.al)
+
+
+def _closed_form(pool, rows):
+    """The oracle: Eq. 4's closed form on one plain (unsharded) batch of sentences ``rows``."""
+    words = [pool.train.words[i] for i in rows]
+    batch = pad_batch(words, None, None, rows, max(map(len, words)), len(rows), 20)
+    return jax.jit(lambda p, b: scoring.gradient_embedding_closed_form(pool.model, p, b))(pool.params, batch)
 
 
 @pytest.mark.parametrize("kind", ["tagger", "encdec"])
 def test_gradient_embedding_equals_closed_form(corpus, kind):
-    """Eq. 4: vmap(grad) of the per-sentence loss at ŷ == Σ_t (p_t − onehot(ŷ_t)) ⊗ h_t, on 8
-    devices (each device's gradient must be its own rows', not summed over devices)."""
+    """Eq. 4: the whole-pool program of vmap(grad) of the per-sentence loss at ŷ == Σ_t (p_t −
+    onehot(ŷ_t)) ⊗ h_t, to 1e-5, on 8 devices (each device's gradient must be its own rows', not
+    summed over devices), and the same embeddings on 1 device."""
     pool = _pool(corpus, kind, ALL)
-    auto = pool.features(embeddings.gradient_embedding, pool.unlabeled[:100])
-    closed = pool.features(embeddings.gradient_embedding_closed_form, pool.unlabeled[:100])
+    rows = pool.unlabeled[:100][::-1]  # any order: the rows come back in the order asked
+    auto = pool.features(scoring.gradient_embedding, rows)
     H = 2 * 8 if kind == "tagger" else 8
     assert auto.shape == (100, H * 9)
-    np.testing.assert_allclose(auto, closed, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(auto, _closed_form(pool, rows), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(auto, pool.features(scoring.gradient_embedding_closed_form, rows), rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(_pool(corpus, kind, ONE).features(scoring.gradient_embedding, rows), auto,
+                               rtol=1e-6, atol=1e-6)
     assert float(jnp.abs(auto).max()) > 0
+
+
+def test_pool_is_scored_by_one_program_reused_next_round(corpus):
+    """The whole pool is one compiled program; a pool smaller by a round's query keeps its shapes."""
+    pool = _pool(corpus, "tagger", ALL)
+    full = pool.features(scoring.mnlp_score, pool.unlabeled)
+    program = scoring._pool_program(scoring.mnlp_score, pool.model, ALL, 0, ())
+    compiled = program._cache_size()
+    smaller = pool.features(scoring.mnlp_score, pool.unlabeled[6:])
+    assert compiled >= 1 and program._cache_size() == compiled  # no new compilation for the smaller pool
+    np.testing.assert_array_equal(smaller, full[6:])
 
 
 def test_mnlp_matches_log_probabilities(corpus):
     """Eq. 1 = mean over real tokens of the max log-softmax of the model's own logits."""
     pool = _pool(corpus, "tagger", ALL)
     rows = pool.unlabeled[:50]
-    scores = np.asarray(pool.features(embeddings.mnlp_score, rows))
+    scores = np.asarray(pool.features(scoring.mnlp_score, rows))
     logits = pool.features(lambda m, p, b: m.apply(p, b["words"], b["mask"]).logits, rows)
     for s, i, logp in zip(scores, rows, np.asarray(jax.nn.log_softmax(logits))):
         n = len(corpus.words[i])
@@ -66,7 +92,7 @@ def test_mnlp_matches_log_probabilities(corpus):
     params = jax.tree.map(lambda x: x, pool.params)
     bias = jnp.linspace(-1.0, 1.0, 9)
     params["params"]["out"] = {"kernel": jnp.zeros_like(params["params"]["out"]["kernel"]), "bias": bias}
-    known = embeddings.pool_features(embeddings.mnlp_score, pool.model, params, pool.train, rows, pool.cfg, ALL)
+    known = scoring.pool_features(scoring.mnlp_score, pool.model, params, pool.train, rows, pool.cfg, ALL)
     np.testing.assert_allclose(known, float(jax.nn.log_softmax(bias).max()), rtol=1e-6)
 
 
@@ -74,7 +100,7 @@ def test_modal_disagreement():
     # 5 passes, 2 sentences: sentence 0 decodes a,a,b,a,c (mode a: 3/5); sentence 1 always the same
     h = jnp.asarray([[[1, 1], [7, 7]], [[1, 1], [7, 7]], [[2, 2], [7, 7]], [[1, 1], [7, 7]], [[3, 3], [7, 7]]],
                     jnp.uint32)
-    np.testing.assert_allclose(embeddings.modal_disagreement(h), [0.4, 0.0])
+    np.testing.assert_allclose(scoring.modal_disagreement(h), [0.4, 0.0])
 
 
 @pytest.mark.parametrize("encoder_dropout", [False, True])
@@ -84,7 +110,7 @@ def test_bald_matches_a_loop_over_passes(corpus, encoder_dropout):
     pool = _pool(corpus, "tagger", ALL)
     rows = pool.unlabeled[:40]
     key = jax.random.key(5)
-    ours = np.asarray(pool.features(embeddings.bald_disagreement, rows, key, passes=8,
+    ours = np.asarray(pool.features(scoring.bald_disagreement, rows, key, passes=8,
                                     encoder_dropout=encoder_dropout))
 
     def one_pass(m, p, b, t, encoder_dropout):

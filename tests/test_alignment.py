@@ -2,9 +2,9 @@
 
 import pytest
 
-from tapjax.data.alignment import align, read_align_tar
-from tapjax.data.crohme import read_captions
-from tapjax.data.inkml import Ink, TraceGroup, read_inkml
+from tapjax.tap.alignment import align, read_align_tar
+from tapjax.tap.crohme import read_captions
+from tapjax.tap.inkml import Ink, TraceGroup, read_inkml
 
 
 def ink(groups, mathml_ids=(), strokes=4):

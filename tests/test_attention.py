@@ -5,9 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tapjax.nn import attention
-from tapjax.nn.attention import (SpatialAttention, TemporalAttention, alignment_targets, coverage_features,
+from tapjax.tap import attention
+from tapjax.tap.attention import (SpatialAttention, TemporalAttention, alignment_targets, coverage_features,
                                  guider_loss, masked_softmax)
+from experiments.configs import crohme14
 from tapjax.tap.model import TAP, TAPConfig
 
 
@@ -66,7 +67,7 @@ def test_coverage_matches_lax_convolution(K, L):
 def test_paper_size_step_log_probs_match_lax_convolution(monkeypatch):
     """The paper-size step (kernel 121 x 256 filters, attention 500) at L below, at and above
     the kernel width gives the same log-probabilities as with the plain convolution."""
-    model = TAP(TAPConfig())
+    model = TAP(TAPConfig.from_config(crohme14.get_config("paper").model))
     params = jax.jit(model.init)(jax.random.key(0))
     step, lax_step = (jax.jit(lambda *args: model.step(*args)) for _ in range(2))  # two trace caches
     rng = np.random.default_rng(3)

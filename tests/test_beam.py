@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tapjax.decode import beam_search, greedy
-from tapjax.decode.beam import _search
-from tapjax.nn.rnn import gru_step
+from tapjax.common.beam import beam_search, greedy
+from tapjax.common.beam import _search
+from tapjax.common.rnn import gru_step
 
 V, H, MAX_LEN = 5, 6, 4
 

@@ -8,13 +8,15 @@ import numpy as np
 import optax
 
 from tapjax.tap.loss import tap_loss
+from experiments.configs import crohme14
 from tapjax.tap.model import TAP, TAPConfig
-from tapjax.train import sharding
-from tapjax.train.checkpoint import Checkpoints
-from tapjax.train.optim import weight_noise
+from tapjax.common import sharding
+from tapjax.common.checkpoint import Checkpoints
+from tapjax.tap.weight_noise import weight_noise
 
-TINY = TAPConfig(vocab_size=11, tracker_hidden=4, embed_dim=4, parser_hidden=5, attention_dim=6,
-                 coverage_kernel=3, coverage_filters=2, maxout_dim=4)
+TINY = TAPConfig.from_config(crohme14.get_config("paper").model,  # the paper's, shrunk
+                             vocab_size=11, tracker_hidden=4, embed_dim=4, parser_hidden=5, attention_dim=6,
+                             coverage_kernel=3, coverage_filters=2, maxout_dim=4)
 
 
 def _batch(seed):

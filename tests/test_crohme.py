@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from tapjax.data import crohme
-from tapjax.data.strokes import Settings
+from tapjax.tap import crohme
+from tapjax.tap.strokes import Settings
 
 FILES = ["TrainINKML/HAMEX/formulaire001-equation001.inkml",
          "TrainINKML/MfrDB/MfrDB2656.inkml",
@@ -89,7 +89,7 @@ def test_take_and_subset(small_root, cache_dir):
 @pytest.mark.slow
 def test_stats_report_on_real_data(data_root):
     """The full report (uses the default cache: about 30 s cold, a few seconds warm)."""
-    from tapjax.data.stats import report
+    from tapjax.tap.stats import report
     stats = report(data_root)
     folders = stats["folders"]
     assert [folders[f]["loaded"] for f in ("train2014", "test2014", "test2016")] == [8835, 986, 1147]

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from experiments.configs import crohme14
-from tapjax.tap import train
-from tapjax.train import sharding
-from tapjax.train.optim import make_optimizer
+from tapjax.tap import trainer
+from tapjax.tap.model import TAP
+from tapjax.common import sharding
+from tapjax.common.optim import make_optimizer
 
 TINY_SIZES = dict(tracker_hidden=4, embed_dim=4, parser_hidden=4, attention_dim=4, coverage_kernel=3,
                   coverage_filters=2, maxout_dim=4)
@@ -28,14 +29,14 @@ def _tiny_batch():
 def test_every_variant_builds_and_takes_a_step(variant):
     config = crohme14.get_config(variant)
     config.model.update(TINY_SIZES)
-    model = train.build_model(config)
+    model = TAP.from_config(config.model)
     assert model.config.temporal == (variant in ("paper", "cpu", "overfit"))
     assert model.config.coverage == (variant != "p1")
     mesh = sharding.data_mesh(jax.devices()[:1])
     tx = make_optimizer(config.optim)
     state = sharding.replicate(sharding.TrainState.create(model.init(jax.random.key(0)), tx), mesh)
     before = jax.device_get(state.params)
-    step = sharding.make_train_step(train.make_loss_fn(model, config), tx, mesh)
+    step = sharding.make_train_step(trainer.make_loss_fn(model, config), tx, mesh)
     state, metrics = step(state, sharding.shard_batch(_tiny_batch(), mesh), jax.random.key(1))
     assert np.isfinite(metrics["loss"]) and (metrics["guider"] > 0) and int(state.step) == 1
     changed = [not np.allclose(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(state.params))]

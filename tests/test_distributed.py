@@ -1,9 +1,9 @@
 """Multi-host data parallelism, simulated: 2 processes on localhost with 2 CPU devices each.
 
-Each process joins the job with :func:`tapjax.train.distributed.initialize`, builds the
+Each process joins the job with :func:`tapjax.common.distributed.initialize`, builds the
 ``'data'`` mesh over the 4 global devices and runs SGD steps of
-:func:`tapjax.train.sharding.make_train_step` on a masked linear regression, feeding its
-:func:`~tapjax.train.distributed.host_slice` of the global batch. The final parameters must
+:func:`tapjax.common.sharding.make_train_step` on a masked linear regression, feeding its
+:func:`~tapjax.common.distributed.host_slice` of the global batch. The final parameters must
 equal those of the same steps on 1 device in 1 process.
 
 Run as a script (``python tests/test_distributed.py PROCESS_ID PORT OUT``) it is one worker.
@@ -42,7 +42,7 @@ def train(mesh, feed):
     import jax
     import optax
 
-    from tapjax.train import sharding
+    from tapjax.common import sharding
 
     tx = optax.sgd(LR)
     params = {"w": np.zeros(FEATURES, np.float32), "b": np.zeros((), np.float32)}
@@ -59,7 +59,7 @@ def worker(process_id: int, port: int, out: str) -> None:
     """One host: join the 2-process job, train on its slice, save the parameters to ``out``."""
     import jax
 
-    from tapjax.train import distributed, sharding
+    from tapjax.common import distributed, sharding
 
     index, count = distributed.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=process_id)
     assert (index, count) == (process_id, 2) and jax.device_count() == 4 and jax.local_device_count() == 2
@@ -76,7 +76,7 @@ def _free_port() -> int:
 def test_two_processes_match_one_device(tmp_path):
     import jax
 
-    from tapjax.train import sharding
+    from tapjax.common import sharding
 
     port = _free_port()
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
@@ -99,7 +99,7 @@ def test_two_processes_match_one_device(tmp_path):
 
 
 def test_initialize_single_process_is_noop(monkeypatch):
-    from tapjax.train import distributed
+    from tapjax.common import distributed
 
     for var in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
         monkeypatch.delenv(var, raising=False)
@@ -108,7 +108,7 @@ def test_initialize_single_process_is_noop(monkeypatch):
 
 
 def test_host_slice_partitions_the_batch():
-    from tapjax.train.distributed import host_slice
+    from tapjax.common.distributed import host_slice
 
     batch = {"x": np.arange(12).reshape(6, 2), "index": np.arange(6)}
     parts = [host_slice(batch, i, 3) for i in range(3)]

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tapjax.decode import Ensemble, Mixture, beam_search, stack_params
+from tapjax.common.beam import beam_search
+from tapjax.common.family import Ensemble, Mixture, stack_params
 from test_beam import MAX_LEN, ToyFamily, toy_batch
 
 

@@ -1,4 +1,4 @@
-"""End to end: ``python -m tapjax.evaluate`` and ``python -m tapjax.recognize`` on the shared overfit run.
+"""End to end: ``python -m tapjax.tap.evaluate`` and ``python -m tapjax.tap.recognize`` on the shared overfit run.
 
 The command lines run in-process through their ``main(argv)``.
 """
@@ -11,11 +11,10 @@ import struct
 import numpy as np
 import pytest
 
-from tapjax import evaluate, recognize
-from tapjax.tap import train
-from tapjax.viz.attention import plot_attention
+from tapjax.tap import evaluate, recognize, runs, trainer
+from tapjax.tap.attention_plot import plot_attention
 
-SUMMARY_KEYS = {"split", "n", "wer", "exprate", "le1", "le2", "le3", "seconds", "per_stroke_count"}
+SUMMARY_KEYS = {"split", "n", "wer", "exprate", "le1", "le2", "le3", "beam", "devices", "seconds", "per_stroke_count"}
 EMPTY_INK = """<ink xmlns="http://www.w3.org/2003/InkML">
   <annotation type="truth">$x$</annotation>
 </ink>
@@ -26,7 +25,7 @@ EMPTY_INK = """<ink xmlns="http://www.w3.org/2003/InkML">
 def overfit_expression(overfit_run, data_root):
     """``(InkML path, caption)`` of the first expression the overfit run trained on."""
     workdir, _ = overfit_run
-    _, split, _ = train.load_data(evaluate.load_config(workdir))
+    _, split, _ = trainer.load_data(runs.load_config(workdir))
     path = next((data_root / "crohme" / "TrainINKML").rglob(f"{split.keys[0]}.inkml"))
     return path, " ".join(split.tokens[0])
 
@@ -42,6 +41,7 @@ def test_evaluate_scores_a_split_and_an_ensemble_of_two_copies_scores_the_same(o
     assert evaluate.main(["--checkpoint", str(workdir), *args, "--json", "--predictions", str(single)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert SUMMARY_KEYS <= summary.keys() and summary["split"] == "test2014" and summary["n"] == 8
+    assert summary["beam"] == 3 and summary["devices"] == 8
     assert sum(bucket["n"] for bucket in summary["per_stroke_count"].values()) == 8
     predictions = _predictions(single)
     assert len(predictions) == 8 and set(predictions[0]) == {"key", "reference", "hypothesis", "errors"}
@@ -52,6 +52,18 @@ def test_evaluate_scores_a_split_and_an_ensemble_of_two_copies_scores_the_same(o
     assert "exprate" in table and "ExpRate by stroke count" in table
     ensemble = _predictions(workdir / "predictions_test2014.jsonl")  # the default place
     assert [p["hypothesis"] for p in ensemble] == [p["hypothesis"] for p in predictions]
+
+
+def test_evaluate_falls_back_to_the_runs_own_decoding_settings(overfit_run, tmp_path, capsys):
+    workdir, _ = overfit_run
+    config = runs.load_config(workdir)
+    out = tmp_path / "p.jsonl"
+    assert evaluate.main(["--checkpoint", str(workdir), "--split", "test2014", "--limit", "2", "--json",
+                          "--predictions", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["beam"] == config.eval.test_beam
+    assert evaluate.main(["--checkpoint", str(workdir), "--split", "test2014", "--limit", "2", "--json",
+                          "--predictions", str(out), "--max_len", "1"]) == 0
+    assert all(len(p["hypothesis"].split()) <= 1 for p in _predictions(out))  # --max_len overrides eval.max_len
 
 
 def test_recognize_prints_the_caption_of_a_learnt_expression_and_draws_its_attention(

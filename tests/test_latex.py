@@ -2,8 +2,8 @@
 
 import pytest
 
-from tapjax.data.latex import canonical_number, tokenize
-from tapjax.data.vocab import Vocab
+from tapjax.tap.latex import canonical_number, tokenize
+from tapjax.tap.symbols import Vocab
 
 
 @pytest.mark.parametrize("truth, tokens", [

@@ -22,7 +22,7 @@ import nbclient
 import nbformat
 import pytest
 
-from tapjax.data.root import data_root
+from tapjax.common.paths import data_root
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SMALL = {  # notebook: (dataset folder it needs, parameters for a short CPU run)

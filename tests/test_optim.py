@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import crohme14
-from tapjax.train.optim import learning_rate, make_optimizer
+from tapjax.common.optim import learning_rate, make_optimizer
 
 
 def _adam(decay_epochs: int) -> ml_collections.ConfigDict:

@@ -1,13 +1,17 @@
 """Parser and TAP family: padding safety, attention, one shared step for training and decoding."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.configs import crohme14
 from tapjax.tap.model import TAP, TAPConfig
 
-TINY = TAPConfig(vocab_size=11, tracker_hidden=6, embed_dim=5, parser_hidden=7, attention_dim=8,
-                 coverage_kernel=5, coverage_filters=3, maxout_dim=6)
+TINY = TAPConfig.from_config(crohme14.get_config("paper").model,  # the paper's, shrunk
+                             vocab_size=11, tracker_hidden=6, embed_dim=5, parser_hidden=7, attention_dim=8,
+                             coverage_kernel=5, coverage_filters=3, maxout_dim=6)
 
 
 def _inputs(rng, n_real=(16, 10), N=16):
@@ -69,7 +73,7 @@ def test_first_step_uses_zero_embedding_and_ablations_drop_beta():
     changed = jax.tree.map(lambda x: x, params)
     changed["parser"]["E"]["embedding"] = params["parser"]["E"]["embedding"] + 1.0
     np.testing.assert_allclose(first(changed), first(params), rtol=1e-6)
-    p1 = TAP(TAPConfig(**{**TINY.__dict__, "coverage": False, "temporal": False}))
+    p1 = TAP(dataclasses.replace(TINY, coverage=False, temporal=False))
     p1_params = p1.init(jax.random.key(0))
     assert "temporal" not in p1_params["parser"] and "Q" not in p1_params["parser"]["spatial"]
     _, state = p1.step(p1_params, p1.encode(p1_params, features, mask),

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tapjax.nn.rnn import RNN
+from tapjax.common.rnn import RNN
 
 
 def _sigmoid(x):

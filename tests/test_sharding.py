@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from tapjax.train import sharding
+from tapjax.common import sharding
 
 
 def _masked_regression(params, batch, rng):

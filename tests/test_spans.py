@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from seqeval.metrics import f1_score as seqeval_f1, precision_score, recall_score
 
-from tapjax.data import conll
-from tapjax.metrics.spans import chunks, f1_score
+from tapjax.al import corpora
+from tapjax.al.spans import chunks, f1_score
 
 
 def test_chunks():
@@ -31,7 +31,7 @@ def _corrupt(tags, rng, types):
 
 
 def test_matches_seqeval_on_real_testa(data_root):
-    gold = conll.load("conll2003", data_root)["validation"].tags
+    gold = corpora.load("conll2003", data_root)["validation"].tags
     rng = np.random.default_rng(0)
     pred = [_corrupt(t, rng, ["PER", "LOC", "ORG", "MISC"]) for t in gold]
     ours = f1_score(gold, pred)

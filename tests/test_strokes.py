@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tapjax.data.strokes import Settings, keep_mask, normalize, preprocess
+from tapjax.tap.strokes import Settings, keep_mask, normalize, preprocess
 
 TWO_STROKES = [np.array([[0, 0], [0, 0], [2, 0], [2, 2]], float),
                np.array([[4, 2], [4, 4]], float)]

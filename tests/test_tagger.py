@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tapjax.nn.tagger import BiLSTMEncoderDecoder, BiLSTMTagger, CharEncoder
+from tapjax.al.taggers import BiLSTMEncoderDecoder, BiLSTMTagger, CharEncoder
 
 MODELS = [BiLSTMTagger(50, 5, embed_dim=8, hidden=6), BiLSTMEncoderDecoder(50, 5, embed_dim=8, hidden=6, decoder=7)]
 

@@ -4,17 +4,19 @@ import jax
 import numpy as np
 import optax
 
-from tapjax.nn.attention import alignment_targets, guider_loss
+from tapjax.tap.attention import alignment_targets, guider_loss
 from tapjax.tap.loss import tap_loss
+from experiments.configs import crohme14
 from tapjax.tap.model import TAP, TAPConfig
-from tapjax.train import sharding
+from tapjax.common import sharding
 
-TINY = TAPConfig(vocab_size=11, tracker_hidden=6, embed_dim=5, parser_hidden=7, attention_dim=8,
-                 coverage_kernel=5, coverage_filters=3, maxout_dim=6)
+TINY = TAPConfig.from_config(crohme14.get_config("paper").model,  # the paper's, shrunk
+                             vocab_size=11, tracker_hidden=6, embed_dim=5, parser_hidden=7, attention_dim=8,
+                             coverage_kernel=5, coverage_filters=3, maxout_dim=6)
 
 
 def synthetic_batch(rng, B=8, N=16, T=5):
-    """A batch shaped like tapjax.data.batching's, with unequal lengths per row."""
+    """A batch shaped like tapjax.tap.batching's, with unequal lengths per row."""
     n_points = rng.integers(4, N + 1, size=B)
     n_tokens = rng.integers(1, T + 1, size=B)
     feature_mask = (np.arange(N)[None] < n_points[:, None]).astype(np.float32)

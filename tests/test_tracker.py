@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 
-from tapjax.nn.tracker import Tracker
+from tapjax.tap.tracker import Tracker
 
 
 def _apply(tracker, features, mask):

@@ -2,8 +2,9 @@
 
 Variants (``--config experiments/configs/al_<dataset>.py:VARIANT``):
 
-* ``paper``: the paper's settings: all six strategies, 5 seeds, 400-dim embeddings,
-  BiLSTM of ``hidden`` units per direction, dropout 0.5, Adam 1e-3, T = 100 BALD passes.
+* ``paper``: the paper's settings: every strategy of :data:`tapjax.al.strategies.STRATEGIES`,
+  5 seeds, 400-dim embeddings, BiLSTM of ``hidden`` units per direction, dropout 0.5,
+  Adam 1e-3, T = 100 BALD passes; each round adds as many sentences as the start set has.
 * ``quick``: a real run on the real data in under ~20 minutes on 2 CPU cores: 1 seed,
   3 rounds, a smaller model, a larger learning rate, fewer epochs, T = 100 BALD passes
   (cheap with dropout after the encoder only), a 2-epoch full-data reference.
@@ -14,15 +15,17 @@ from __future__ import annotations
 
 import ml_collections
 
-STRATEGIES = ("random", "mnlp", "bald", "coreset", "badge", "wbadge")
+from tapjax.al import strategies
+from tapjax.al.sentence_batches import finer_buckets
 
 
 def get_base(dataset: str, hidden: int, batch_size: int, epochs: int, initial_fraction: float,
              buckets: tuple[int, ...]) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    c.dataset = dataset
-    c.data_dir = ""  # empty: $TAPJAX_DATA or ./data (the --data_dir flag sets it)
-    c.limit = 0  # > 0: use only the first `limit` sentences of each split (smoke runs)
+    c.data = ml_collections.ConfigDict(dict(
+        name=dataset,  # conll2003, atis or fmtod (tapjax.al.corpora)
+        root="",  # the data root (--data_dir sets it); empty: $TAPJAX_DATA or ./data
+        limit=0))  # > 0: use only the first `limit` sentences of each split (smoke runs)
     c.model = "tagger"  # or "encdec" (BiLSTM encoder, LSTM decoder, greedy decoding)
 
     c.model_cfg = ml_collections.ConfigDict()
@@ -34,36 +37,35 @@ def get_base(dataset: str, hidden: int, batch_size: int, epochs: int, initial_fr
     c.model_cfg.min_count = 1
     c.model_cfg.glove_path = ""  # a GloVe-format text file (word v1 .. v_embed_dim) to start from
 
+    # tapjax.common.optim.make_optimizer, as TAP's; decay_epochs > 0: cosine decay over that many epochs
+    c.optim = ml_collections.ConfigDict(dict(
+        name="adam", learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8, rho=0.95, clip_norm=0.0,
+        decay_epochs=0, final_lr_fraction=0.0))
+
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = batch_size
     c.train.epochs = epochs
-    c.train.learning_rate = 1e-3
     c.train.eval_from_epoch = 1  # validation F1 (model selection) from this epoch on
     c.train.buckets = buckets  # padded lengths of training batches
-    # Evaluation and pool scoring (no gradients): batches of about score_tokens padded tokens,
-    # over finer buckets (less padding; each is one more compilation, reused every round).
+    # Evaluation and pool scoring (no gradients): batches (pool scoring: chunks) of about
+    # score_tokens padded tokens, over finer buckets (less padding; each is one more shape).
     c.train.score_tokens = 2048  # CPU: faster than 8192 (cache); raise on an accelerator
     c.train.score_buckets = finer_buckets(buckets)
     c.train.max_word = 20
 
     c.al = ml_collections.ConfigDict()
-    c.al.strategies = STRATEGIES
+    c.al.strategies = tuple(strategies.STRATEGIES)
     c.al.seeds = (0, 1, 2, 3, 4)
-    c.al.initial_fraction = initial_fraction
+    c.al.initial_fraction = initial_fraction  # of the training sentences: the random start set
+    c.al.query_fraction = initial_fraction  # of the training sentences: added each round (paper: as the start)
     c.al.rounds = 10
-    c.al.bald_passes = 100
-    # BALD design choice: MC dropout only after the encoder (embeddings + BiLSTM run once,
-    # T passes of the decoder part); True: full-network MC dropout, the encoder per pass.
-    c.al.bald_encoder_dropout = False
+    # BALD: `passes` MC-dropout decodings (T); design choice: dropout only after the encoder
+    # (embeddings + BiLSTM run once, T passes of the decoder part); encoder_dropout=True:
+    # full-network MC dropout, the encoder per pass.
+    c.al.bald = ml_collections.ConfigDict(dict(passes=100, encoder_dropout=False))
     c.al.full_data_reference = True
     c.al.full_data_epochs = 0  # epochs of the full-data reference; 0: train.epochs
     return c
-
-
-def finer_buckets(buckets: tuple[int, ...]) -> tuple[int, ...]:
-    """Half the first bucket, each bucket and the midpoints between consecutive ones."""
-    mids = [(a + b) // 2 for a, b in zip(buckets, buckets[1:])]
-    return tuple(sorted({buckets[0] // 2, *buckets, *mids}))
 
 
 def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.ConfigDict:
@@ -76,27 +78,26 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.
         c.model_cfg.embed_dim = 100
         c.model_cfg.hidden = 64
         c.train.batch_size = 8
-        c.train.learning_rate = 5e-3
+        c.optim.learning_rate = 5e-3
         c.train.epochs = 20
         c.train.eval_from_epoch = 12
         c.al.seeds = (0,)
         c.al.rounds = 3
-        c.al.bald_passes = 100
         c.al.full_data_epochs = 2
         return c
     if variant == "smoke":
         c.model_cfg.embed_dim = 16
         c.model_cfg.hidden = 8
         c.model_cfg.decoder = 8
-        c.limit = 400
+        c.data.limit = 400
         c.train.epochs = 1
         c.train.buckets = (32, 128)
-        c.train.score_tokens = 8 * 128  # 8-row batches of one length: few compilations
+        c.train.score_tokens = 8 * 128  # 8-row batches (chunks) of one length: few compilations
         c.train.score_buckets = (128,)
         c.al.seeds = (0,)
         c.al.rounds = 2
-        c.al.initial_fraction = 0.05
-        c.al.bald_passes = 4
+        c.al.initial_fraction = c.al.query_fraction = 0.05
+        c.al.bald.passes = 4
         c.al.full_data_reference = False
         return c
     raise ValueError(f"unknown config variant {variant!r}; expected paper, quick or smoke")

@@ -31,19 +31,24 @@ VARIANTS = ("paper", "p1", "p2", "p3", "cpu", "overfit")
 
 def _paper() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    c.data_dir = ""  # set by --data_dir; empty: $TAPJAX_DATA or ./data
+    # The model block is the only place a model hyper-parameter is written: the model is built
+    # from it by keyword (tapjax.tap.model.TAPConfig.from_config).
     c.model = ml_collections.ConfigDict(dict(
         vocab_size=111, feature_dim=8, tracker_hidden=250, tracker_layers=4, pool_after=(3, 4),
         embed_dim=256, parser_hidden=256, attention_dim=500, coverage=True, coverage_kernel=121,
         coverage_filters=256, temporal=True, maxout_dim=256))
-    c.data = ml_collections.ConfigDict(dict(train_limit=0, train_max_points=0, valid_is_train=False, max_tokens=0,
-                                               pad_to_longest=False, cache_dir=""))
+    c.data = ml_collections.ConfigDict(dict(
+        root="",  # the data root (--data_dir sets it); empty: $TAPJAX_DATA or ./data
+        cache_dir="",  # preprocessed arrays; empty: $TAPJAX_CACHE or ~/.cache/tapjax
+        train_limit=0, train_max_points=0, valid_is_train=False, max_tokens=0, pad_to_longest=False))
     c.train = ml_collections.ConfigDict(dict(
         batch_size=8, epochs=200, patience=15, seed=0, guider_weight=0.1, weight_noise=0.0,
         init_from="", eval_every_epochs=1, stop_at_wer=-1.0, log_every=50, checkpoint_every=1000, time_budget_s=0.0))
     c.optim = ml_collections.ConfigDict(dict(
         name="adadelta", learning_rate=1.0, rho=0.95, eps=1e-6, b1=0.9, b2=0.999, clip_norm=100.0,
-        decay_epochs=0, final_lr_fraction=0.0))  # decay_epochs > 0: cosine decay (see tapjax.train.optim)
+        decay_epochs=0, final_lr_fraction=0.0))  # decay_epochs > 0: cosine decay (see tapjax.common.optim)
+    # Decoding (validation, test, `python -m tapjax.tap.evaluate` / `recognize`, which fall back to
+    # a run's own values): expressions per batch (split over the devices), beam widths, longest caption.
     c.eval = ml_collections.ConfigDict(dict(
         batch_size=16, valid_beam=1, test_beam=10, max_len=250, test_sets=("test2014", "test2016")))
     return c

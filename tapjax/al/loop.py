@@ -1,33 +1,44 @@
 """The active-learning loop (W-BADGE paper §5.3): rounds, repeats, resume, outputs.
 
 For each seed: a random initial labeled set (``config.al.initial_fraction`` of the training
-sentences), then for each strategy ``config.al.rounds`` rounds, each adding the same number
-of sentences chosen by the strategy using the previous round's model, the model retrained
-from scratch every round. Round 0 (the random start) is shared by all strategies of a seed.
+sentences), then for each strategy ``config.al.rounds`` rounds, each adding
+``config.al.query_fraction`` of the training sentences chosen by the strategy using the
+previous round's model, the model retrained from scratch every round. Round 0 (the random
+start) is shared by all strategies of a seed.
 
-Every finished round is persisted atomically (temp file, then ``os.replace``) under
-``workdir/state/seed{s}/{strategy}/round{r}.json`` (labeled indices + results) with its
-parameters next to it, so an interrupted run resumes after its last finished round without
-redoing or changing earlier selections. ``workdir/results.jsonl`` (one line per strategy ×
-seed × round), ``summary.json`` and ``curves.png`` are rewritten from those files.
+Every finished round is persisted (:class:`RoundStore`): the model's parameters as
+checkpoint ``r`` of an orbax series (:class:`tapjax.common.checkpoint.Series`, as TAP's
+checkpoints), then ``round{r}.json`` (labeled indices + results) written atomically (temp
+file, then ``os.replace``), in ``workdir/state/seed{s}`` for the start and
+``workdir/state/seed{s}/{strategy}`` for the rounds. So an interrupted run resumes after its
+last finished round without redoing or changing earlier selections. Each round's scalars
+(validation / test F1, sentences, words) go to ``workdir/metrics.jsonl`` and TensorBoard
+(:class:`tapjax.common.metric_writer.MetricWriter`, split ``{strategy}/seed{s}``, step = round).
+``workdir/results.jsonl`` (one line per strategy × seed × round), ``summary.json`` and
+``curves.png`` are rewritten from the round files.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
 
 import jax
 import numpy as np
-from flax import serialization
+from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
-from tapjax.al import strategies
-from tapjax.al.train import Vocabs, build_model, init_params, train
-from tapjax.data import conll, wordvocab
-from tapjax.train import sharding
-from tapjax.viz.curves import plot_curves
+from tapjax.al import corpora, strategies, vocabulary
+from tapjax.al.curves import plot_curves
+from tapjax.al.learner import build_model, init_params, train
+from tapjax.al.vocabulary import Vocabs
+from tapjax.common import sharding
+from tapjax.common.checkpoint import Series
+from tapjax.common.metric_writer import MetricWriter
+
+LOGGED = ("val_f1", "test_f1", "sentences", "words")  # per-round scalars of the metric writer
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -37,91 +48,119 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-class Round:
-    """One finished round on disk: ``{stem}.json`` (labeled, results) and ``{stem}.params``."""
+class RoundStore:
+    """The rounds of one folder: ``round{r}.json`` and checkpoint ``r`` of the series ``params/``.
 
-    def __init__(self, folder: Path, r: int):
-        self.json, self.params = folder / f"round{r}.json", folder / f"round{r}.params"
+    A round's parameters are saved before its JSON, so a round is finished once its JSON exists.
+    """
 
-    def exists(self) -> bool:
-        return self.json.exists() and self.params.exists()
+    def __init__(self, folder: Path):
+        self.folder = folder
 
-    def save(self, record: dict, params) -> None:
-        _atomic_write(self.params, serialization.to_bytes(params))
-        _atomic_write(self.json, json.dumps(record).encode())
+    @functools.cached_property
+    def params(self) -> Series:
+        return Series(self.folder / "params")
+
+    def _json(self, r: int) -> Path:
+        return self.folder / f"round{r}.json"
+
+    def finished(self, r: int) -> bool:
+        return self._json(r).exists()
+
+    def record(self, r: int) -> dict:
+        return json.loads(self._json(r).read_text())
+
+    def save(self, r: int, record: dict, params) -> None:
+        self.params.save(r, params)
+        _atomic_write(self._json(r), json.dumps(record).encode())
 
 
 class Experiment:
-    """The data, vocabularies and training of one AL run (``config``, ``workdir``)."""
+    """The data, vocabularies, training, round stores and metric writer of one AL run (``config``, ``workdir``)."""
 
     def __init__(self, config, workdir):
         self.config, self.workdir = config, Path(workdir)
-        splits = conll.load(config.dataset, config.data_dir or None)
-        limit = config.get("limit", 0)  # smoke runs: only the first `limit` sentences of each split
-        self.splits = {k: v.subset(range(min(limit, len(v)))) if limit else v for k, v in splits.items()}
+        data = config.data
+        splits = corpora.load(data.name, data.root or None)
+        self.splits = {k: v.subset(range(min(data.limit, len(v)))) if data.limit else v for k, v in splits.items()}
         self.train_set = self.splits["train"]
         self.words_total = self.train_set.num_words
         self.mesh = sharding.data_mesh()
-        self.capacity = wordvocab.capacity(self.train_set.words)
+        self.capacity = vocabulary.capacity(self.train_set.words)
+        self.writer = MetricWriter(self.workdir)
+        self._stores: dict[Path, RoundStore] = {}
+
+    def rounds(self, seed: int, strategy: str = "") -> RoundStore:
+        """The store of a seed's start round (no ``strategy``) or of its ``strategy``'s rounds."""
+        folder = self.workdir / "state" / f"seed{seed}" / strategy
+        return self._stores.setdefault(folder, RoundStore(folder))
 
     def vocabs(self, labeled) -> Vocabs:
         c = self.config.model_cfg
         return Vocabs.build(self.train_set.subset(labeled), self.train_set.tags, c.min_count, c.chars)
 
     def fit(self, labeled, seed: int, desc: str, config=None):
-        """Trains on ``labeled`` (with ``config``, default the run's); returns
-        ``(model, params, vocabs, encoded train, results)``."""
+        """Trains on ``labeled`` (with ``config``, default the run's); returns ``(params, results)``."""
         vocabs = self.vocabs(labeled)
         enc = {k: vocabs.encode(v) for k, v in self.splits.items()}
-        model, params, res = train(config or self.config, enc["train"], labeled, enc["validation"], enc["test"],
-                                   vocabs, self.capacity, seed, self.mesh, desc)
-        return model, params, vocabs, enc["train"], res
+        _, params, res = train(config or self.config, enc["train"], labeled, enc["validation"], enc["test"],
+                               vocabs, self.capacity, seed, self.mesh, desc)
+        return params, res
 
     def record(self, strategy: str, seed: int, r: int, labeled, res: dict) -> dict:
         words = sum(len(self.train_set.words[i]) for i in labeled)
         return {"strategy": strategy, "seed": seed, "round": r, "sentences": len(labeled), "words": words,
                 "words_pct": 100.0 * words / self.words_total, **res, "labeled": [int(i) for i in labeled]}
 
-    def restore(self, rnd: Round, seed: int):
+    def fit_round(self, store: RoundStore, r: int, strategy: str, seed: int, labeled, desc: str) -> None:
+        """Trains round ``r`` on ``labeled``, saves it to ``store`` and logs its scalars."""
+        params, res = self.fit(labeled, _round_seed(seed, r), desc)
+        record = self.record(strategy, seed, r, labeled, res)
+        store.save(r, record, params)
+        self.writer.write(r, f"{strategy}/seed{seed}", {k: record[k] for k in LOGGED})
+
+    def restore(self, store: RoundStore, r: int):
         """Loads a finished round: its record and the model it trained (for the next selection)."""
-        record = json.loads(rnd.json.read_text())
+        record = store.record(r)
         vocabs = self.vocabs(record["labeled"])
         model = build_model(self.config, vocabs, self.capacity)
         enc = vocabs.encode(self.train_set)
-        params = serialization.from_bytes(init_params(model, enc, self.config.train, jax.random.key(seed)),
-                                          rnd.params.read_bytes())
-        return record, model, params, enc
+        return record, model, store.params.restore(self._abstract_params(model, enc), r), enc
+
+    def _abstract_params(self, model, enc):
+        """The parameter tree of ``model`` as shapes (``jax.eval_shape``: nothing computed), replicated."""
+        shapes = jax.eval_shape(lambda: init_params(model, enc, self.config.train, jax.random.key(0)))
+        replicated = NamedSharding(self.mesh, P())
+        return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), shapes)
 
 
 def _round_seed(seed: int, r: int) -> int:
     return seed * 1000 + r
 
 
+def _sentences(fraction: float, n: int) -> int:
+    return max(1, round(fraction * n))
+
+
 def run_strategy(exp: Experiment, strategy: str, seed: int, bar) -> None:
     al = exp.config.al
-    folder = exp.workdir / "state" / f"seed{seed}"
     n = len(exp.train_set)
-    budget = max(1, round(al.initial_fraction * n))
-    start = Round(folder, 0)
-    if not start.exists():
-        labeled = np.sort(np.random.default_rng(seed).choice(n, budget, replace=False))
-        model, params, _, _, res = exp.fit(labeled, _round_seed(seed, 0), f"seed {seed} start")
-        start.save(exp.record("start", seed, 0, labeled, res), params)
-    prev = start
+    start, rounds = exp.rounds(seed), exp.rounds(seed, strategy)
+    if not start.finished(0):
+        labeled = np.sort(np.random.default_rng(seed).choice(n, _sentences(al.initial_fraction, n), replace=False))
+        exp.fit_round(start, 0, "start", seed, labeled, f"seed {seed} start")
+    prev = (start, 0)
     for r in range(1, al.rounds + 1):
-        rnd = Round(folder / strategy, r)
-        if not rnd.exists():
-            record, model, params, enc = exp.restore(prev, _round_seed(seed, r - 1))
+        if not rounds.finished(r):
+            record, model, params, enc = exp.restore(*prev)
             labeled = np.asarray(record["labeled"])
             pool = strategies.Pool(model, params, enc, labeled, np.setdiff1d(np.arange(n), labeled),
-                                   exp.config.train, exp.mesh, al.bald_passes,
-                                   al.bald_encoder_dropout)
+                                   exp.config.train, exp.mesh, al)
             key = jax.random.fold_in(jax.random.key(seed), r)
-            picked = strategies.choose(strategy, pool, budget, key)
-            labeled = np.concatenate([labeled, picked])
-            _, params, _, _, res = exp.fit(labeled, _round_seed(seed, r), f"{strategy} seed {seed} round {r}")
-            rnd.save(exp.record(strategy, seed, r, labeled, res), params)
-        prev = rnd
+            picked = strategies.choose(strategy, pool, _sentences(al.query_fraction, n), key)
+            exp.fit_round(rounds, r, strategy, seed, np.concatenate([labeled, picked]),
+                          f"{strategy} seed {seed} round {r}")
+        prev = (rounds, r)
         bar.update()
 
 
@@ -133,8 +172,9 @@ def full_data_reference(exp: Experiment) -> dict:
         config = exp.config.copy_and_resolve_references()
         config.train.epochs = exp.config.al.get("full_data_epochs", 0) or config.train.epochs
         config.train.eval_from_epoch = min(config.train.eval_from_epoch, config.train.epochs)
-        _, _, _, _, res = exp.fit(np.arange(len(exp.train_set)), 0, "full data", config)
+        _, res = exp.fit(np.arange(len(exp.train_set)), 0, "full data", config)
         _atomic_write(path, json.dumps({**res, "epochs": config.train.epochs}).encode())
+        exp.writer.write(0, "full_data", {k: res[k] for k in ("val_f1", "test_f1")})
     return json.loads(path.read_text())
 
 
@@ -142,13 +182,12 @@ def collect(exp: Experiment) -> list[dict]:
     """Every finished round as a results line (labeled indices left out), start rounds per strategy."""
     lines = []
     for seed in exp.config.al.seeds:
-        folder = exp.workdir / "state" / f"seed{seed}"
-        if not Round(folder, 0).exists():
+        if not exp.rounds(seed).finished(0):
             continue
-        start = json.loads(Round(folder, 0).json.read_text())
+        start = exp.rounds(seed).record(0)
         for strategy in exp.config.al.strategies:
-            rounds = [start] + [json.loads(Round(folder / strategy, r).json.read_text())
-                                for r in range(1, exp.config.al.rounds + 1) if Round(folder / strategy, r).exists()]
+            store = exp.rounds(seed, strategy)
+            rounds = [start] + [store.record(r) for r in range(1, exp.config.al.rounds + 1) if store.finished(r)]
             lines += [{**{k: v for k, v in rec.items() if k != "labeled"}, "strategy": strategy} for rec in rounds]
     return lines
 
@@ -157,7 +196,7 @@ def summarise(lines: list[dict], full: dict | None, config) -> dict:
     """Per strategy and round: mean ± std (over seeds) of test F1 and % words; the area under
     the mean-F1-vs-%words curve (trapezoid, divided by the %words span, so it is a mean F1);
     and the full-data reference."""
-    out = {"dataset": config.dataset, "model": config.model, "strategies": {}}
+    out = {"dataset": config.data.name, "model": config.model, "strategies": {}}
     for strategy in config.al.strategies:
         rounds = []
         for r in range(config.al.rounds + 1):
@@ -183,7 +222,7 @@ def write_outputs(exp: Experiment, full: dict | None) -> dict:
     _atomic_write(exp.workdir / "results.jsonl", "".join(json.dumps(l) + "\n" for l in lines).encode())
     summary = summarise(lines, full, exp.config)
     _atomic_write(exp.workdir / "summary.json", json.dumps(summary, indent=1).encode())
-    plot_curves(summary, exp.workdir / "curves.png", title=f"{exp.config.dataset} ({exp.config.model})")
+    plot_curves(summary, exp.workdir / "curves.png", title=f"{exp.config.data.name} ({exp.config.model})")
     return summary
 
 
@@ -191,10 +230,13 @@ def run(config, workdir) -> dict:
     """Runs (or resumes) every strategy × seed × round of ``config`` and writes the outputs."""
     exp = Experiment(config, workdir)
     al = config.al
-    with tqdm(total=len(al.seeds) * len(al.strategies) * al.rounds, desc="AL rounds") as bar:
-        for seed in al.seeds:
-            for strategy in al.strategies:
-                run_strategy(exp, strategy, seed, bar)
-                write_outputs(exp, None)
-    full = full_data_reference(exp) if al.full_data_reference else None
-    return write_outputs(exp, full)
+    try:
+        with tqdm(total=len(al.seeds) * len(al.strategies) * al.rounds, desc="AL rounds") as bar:
+            for seed in al.seeds:
+                for strategy in al.strategies:
+                    run_strategy(exp, strategy, seed, bar)
+                    write_outputs(exp, None)
+        full = full_data_reference(exp) if al.full_data_reference else None
+        return write_outputs(exp, full)
+    finally:
+        exp.writer.close()

@@ -1,10 +1,12 @@
 """Active-learning strategies (W-BADGE paper §3-4): each picks ``k`` unlabeled sentences.
 
-Every strategy is ``strategy(ctx, k, key) -> np.ndarray`` of training-set indices, where
-``ctx`` (:class:`Pool`) holds the current model, its parameters, the encoded training set
-and the labeled / unlabeled indices. Scoring runs over the whole pool with
-:func:`tapjax.al.embeddings.pool_features` (jitted, sharded over devices) and selection
-with :mod:`tapjax.al.select`. Register a new strategy by adding it to :data:`STRATEGIES`.
+Every strategy is ``strategy(pool, k, key) -> np.ndarray`` of training-set indices, where
+``pool`` (:class:`Pool`) holds the current model, its parameters, the encoded training set,
+the labeled / unlabeled indices and the strategies' settings (``config.al``: e.g.
+``settings.bald.passes``). Scoring runs over the whole pool with
+:func:`tapjax.al.scoring.pool_features` (one jitted program, sharded over devices) and
+selection with :mod:`tapjax.al.selection`. Register a new strategy by adding it to
+:data:`STRATEGIES`, the one list of strategies (the configs run all of them by default).
 """
 
 from __future__ import annotations
@@ -15,56 +17,58 @@ from typing import Callable
 import jax
 import numpy as np
 
-from tapjax.al import embeddings, select
-from tapjax.al.train import Encoded
+from tapjax.al import scoring, selection
+from tapjax.al.vocabulary import Encoded
 
 
 @dataclasses.dataclass
 class Pool:
+    """What a strategy selects with: the model of the last round and the pool it scores."""
+
     model: object
     params: object
     train: Encoded
     labeled: np.ndarray  # training-set indices already annotated
     unlabeled: np.ndarray  # the rest, in increasing order
-    cfg: object  # the train config (score_tokens, score_buckets, max_word)
+    cfg: object  # the train config: how to lay out the pool (score_tokens, score_buckets, max_word)
     mesh: object
-    bald_passes: int = 100
-    bald_encoder_dropout: bool = False  # MC dropout in the encoder too (see embeddings.bald_disagreement)
+    settings: object  # config.al: the strategies' settings (bald.passes, bald.encoder_dropout)
 
     def features(self, fn, indices, *args, **static):
-        return embeddings.pool_features(fn, self.model, self.params, self.train, indices, self.cfg, self.mesh,
-                                        *args, **static)
+        return scoring.pool_features(fn, self.model, self.params, self.train, indices, self.cfg, self.mesh,
+                                     *args, **static)
 
     def all_candidates(self):
         return np.ones(len(self.unlabeled), bool)
 
 
 def random(pool: Pool, k: int, key) -> np.ndarray:
-    scores = select.random_scores(key, len(pool.unlabeled))
-    return pool.unlabeled[select.top_k(scores, pool.all_candidates(), k)]
+    scores = selection.random_scores(key, len(pool.unlabeled))
+    return pool.unlabeled[selection.top_k(scores, pool.all_candidates(), k)]
 
 
 def mnlp(pool: Pool, k: int, key) -> np.ndarray:
     """Eq. 1: the ``k`` sentences with the lowest length-normalised log-probability."""
-    scores = pool.features(embeddings.mnlp_score, pool.unlabeled)
-    return pool.unlabeled[select.top_k(-scores, pool.all_candidates(), k)]
+    scores = pool.features(scoring.mnlp_score, pool.unlabeled)
+    return pool.unlabeled[selection.top_k(-scores, pool.all_candidates(), k)]
 
 
 def bald(pool: Pool, k: int, key) -> np.ndarray:
-    """Eq. 2: the ``k`` sentences whose MC-dropout decodings disagree most with the mode
-    (dropout after the encoder only, unless ``pool.bald_encoder_dropout``)."""
-    scores = pool.features(embeddings.bald_disagreement, pool.unlabeled, key, passes=pool.bald_passes,
-                           encoder_dropout=pool.bald_encoder_dropout)
-    return pool.unlabeled[select.top_k(scores, pool.all_candidates(), k)]
+    """Eq. 2: the ``k`` sentences whose ``settings.bald.passes`` MC-dropout decodings disagree most
+    with the mode (dropout after the encoder only, unless ``settings.bald.encoder_dropout``)."""
+    settings = pool.settings.bald
+    scores = pool.features(scoring.bald_disagreement, pool.unlabeled, key, passes=settings.passes,
+                           encoder_dropout=settings.encoder_dropout)
+    return pool.unlabeled[selection.top_k(scores, pool.all_candidates(), k)]
 
 
 def coreset(pool: Pool, k: int, key) -> np.ndarray:
     """k-center greedy on encoder sentence representations, labeled sentences as centers."""
     del key
     rows = np.concatenate([pool.labeled, pool.unlabeled])
-    X = pool.features(embeddings.sentence_representation, rows)
+    X = pool.features(scoring.sentence_representation, rows)
     is_labeled = np.arange(len(rows)) < len(pool.labeled)
-    return rows[select.k_center_greedy(X, ~is_labeled, is_labeled, k, pool.mesh)]
+    return rows[selection.k_center_greedy(X, ~is_labeled, is_labeled, k, pool.mesh)]
 
 
 def sentence_weights(pool: Pool) -> np.ndarray:
@@ -74,10 +78,11 @@ def sentence_weights(pool: Pool) -> np.ndarray:
 
 
 def badge(pool: Pool, k: int, key, weighted: bool = False) -> np.ndarray:
-    """k-means++ seeding on last-layer gradient embeddings (Eq. 4, closed form); W-BADGE when ``weighted``."""
-    G = pool.features(embeddings.gradient_embedding_closed_form, pool.unlabeled)
+    """k-means++ seeding on last-layer gradient embeddings (Eq. 4, ``vmap`` of ``grad``); W-BADGE (Eq. 5)
+    when ``weighted``."""
+    G = pool.features(scoring.gradient_embedding, pool.unlabeled)
     weights = sentence_weights(pool) if weighted else None
-    return pool.unlabeled[select.kmeanspp_seeding(G, pool.all_candidates(), k, key, pool.mesh, weights)]
+    return pool.unlabeled[selection.kmeanspp_seeding(G, pool.all_candidates(), k, key, pool.mesh, weights)]
 
 
 def wbadge(pool: Pool, k: int, key) -> np.ndarray:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from tapjax.nn.attention import alignment_targets, guider_loss
+from tapjax.tap.attention import alignment_targets, guider_loss
 from tapjax.tap.model import TAP
 
 Array = jax.Array
 
 
 def tap_loss(model: TAP, params, batch: dict, guider_weight: float = 0.1):
-    """Eq. 29 over this device's rows, in the form :func:`tapjax.train.sharding.make_train_step` wants.
+    """Eq. 29 over this device's rows, in the form :func:`tapjax.common.sharding.make_train_step` wants.
 
     Returns ``(loss sum, (number of real tokens, metric sums))`` with metric sums
     ``nll`` (cross-entropy), ``guider`` (sum of ``G_t``) and ``correct`` (teacher-forced

@@ -1,6 +1,6 @@
 """The TAP model: tracker + parser, as a decoding family ("encode once, then step").
 
-:class:`TAP` implements :class:`tapjax.decode.family.Family` with pure methods over an
+:class:`TAP` implements :class:`tapjax.common.family.Family` with pure methods over an
 explicit parameter pytree, and :meth:`TAP.teacher_forced` runs the *same* :meth:`TAP.step`
 in a ``lax.scan`` over the caption for training.
 """
@@ -8,34 +8,55 @@ in a ``lax.scan`` over the caption for training.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Mapping
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from tapjax.nn.parser import Parser
-from tapjax.nn.tracker import Tracker
+from tapjax.tap.parser import Parser
+from tapjax.tap import tracker
+from tapjax.tap.tracker import Tracker
 
 Array = jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
 class TAPConfig:
-    """Model sizes; the defaults are the paper's / reference implementation's (P4)."""
+    """The model's sizes and switches, made from the config's ``model`` block
+    (:meth:`from_config`), which is the only place they are written (the paper's are in
+    ``experiments/configs/crohme14.py``).
 
-    vocab_size: int = 111
-    feature_dim: int = 8
-    tracker_hidden: int = 250
-    tracker_layers: int = 4
-    pool_after: tuple[int, ...] = (3, 4)
-    embed_dim: int = 256
-    parser_hidden: int = 256
-    attention_dim: int = 500
-    coverage: bool = True
-    coverage_kernel: int = 121
-    coverage_filters: int = 256
-    temporal: bool = True
-    maxout_dim: int = 256
+    ``pool_after``: the tracker layers after which time is halved; ``coverage``: the coverage
+    model (Eqs. 20-21) in the spatial attention; ``temporal``: temporal attention (Eqs. 22-27).
+    """
+
+    vocab_size: int
+    feature_dim: int
+    tracker_hidden: int
+    tracker_layers: int
+    pool_after: tuple[int, ...]
+    embed_dim: int
+    parser_hidden: int
+    attention_dim: int
+    coverage: bool
+    coverage_kernel: int
+    coverage_filters: int
+    temporal: bool
+    maxout_dim: int
+
+    @classmethod
+    def from_config(cls, model: Mapping[str, Any], **overrides) -> "TAPConfig":
+        """From a config's ``model`` block (a ConfigDict or dict), by keyword; ``overrides`` replace fields.
+
+        An unknown or missing field is a ``ValueError`` naming it.
+        """
+        values = {**dict(model), **overrides}
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown, missing = sorted(values.keys() - names), sorted(names - values.keys())
+        if unknown or missing:
+            raise ValueError(f"model config: unknown fields {unknown}, missing fields {missing}")
+        return cls(**dict(values, pool_after=tuple(values["pool_after"])))
 
 
 class TAPNet(nn.Module):
@@ -45,9 +66,8 @@ class TAPNet(nn.Module):
 
     def setup(self):
         c = self.config
-        self.tracker = Tracker(c.tracker_hidden, c.tracker_layers, tuple(c.pool_after))
-        self.parser = Parser(c.vocab_size, c.embed_dim, c.parser_hidden, c.attention_dim, c.coverage,
-                             c.coverage_kernel, c.coverage_filters, c.temporal, c.maxout_dim)
+        self.tracker = Tracker(hidden=c.tracker_hidden, layers=c.tracker_layers, pool_after=c.pool_after)
+        self.parser = Parser(config=c)
 
     def encode(self, features, feature_mask):
         return self.parser.precompute(*self.tracker(features, feature_mask))
@@ -67,7 +87,12 @@ class TAPNet(nn.Module):
 class TAP:
     """Track, Attend and Parse as a decoding family (hashable, so usable as a static jit argument)."""
 
-    config: TAPConfig = TAPConfig()
+    config: TAPConfig
+
+    @classmethod
+    def from_config(cls, model: Mapping[str, Any]) -> "TAP":
+        """The model of a config's ``model`` block (see :meth:`TAPConfig.from_config`)."""
+        return cls(TAPConfig.from_config(model))
 
     @property
     def net(self) -> TAPNet:
@@ -76,7 +101,7 @@ class TAP:
     @property
     def stride(self) -> int:
         """Input points per annotation step (``N / L``)."""
-        return 2 ** len(self.config.pool_after)
+        return tracker.stride(self.config.pool_after)
 
     def init(self, rng: Array) -> dict:
         """Fresh parameters."""

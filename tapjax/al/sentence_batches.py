@@ -1,0 +1,134 @@
+"""Padded batches of encoded sentences, grouped by length bucket so XLA compiles one program per shape.
+
+* :func:`training_batches`: ``rows`` sentences a batch at the training buckets' lengths,
+  optionally shuffled within buckets and across batches.
+* :func:`inference_batches`: evaluation batches of about ``tokens`` padded tokens each.
+* :func:`pool_chunks`: a whole pool laid out for one compiled scoring program: per
+  bucket, the sentences in fixed-size chunks ``[n_chunks, rows, length]``, with
+  ``n_chunks`` rounded up (:func:`chunk_count`) so that next round's slightly smaller pool
+  has the same shapes.
+* :func:`finer_buckets`: the buckets of evaluation and pool scoring, from the training ones.
+
+A sentence goes to the smallest bucket that holds it, past the largest to the next power
+of two (:func:`tapjax.common.buckets.fit_bucket` with ``grow``). Padding rows have mask 0
+and index -1.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from tapjax.al.vocabulary import Encoded
+from tapjax.common.buckets import fit_bucket, round_up
+
+
+def finer_buckets(buckets: Sequence[int]) -> tuple[int, ...]:
+    """Half the first bucket, each bucket and the midpoints between consecutive ones."""
+    mids = [(a + b) // 2 for a, b in zip(buckets, buckets[1:])]
+    return tuple(sorted({buckets[0] // 2, *buckets, *mids}))
+
+
+def pad_batch(words, chars, tags, index, length: int, rows: int, max_word: int) -> dict:
+    """Pads lists of per-sentence id arrays to ``[rows, length]`` (chars ``[rows, length, max_word]``).
+
+    Rows past the given sentences are padding (mask 0, index -1).
+    """
+    batch = {
+        "words": np.zeros((rows, length), np.int32),
+        "tags": np.zeros((rows, length), np.int32),
+        "mask": np.zeros((rows, length), np.float32),
+        "index": np.full((rows,), -1, np.int32),
+    }
+    if chars is not None:
+        batch["chars"] = np.zeros((rows, length, max_word), np.int32)
+    for r, (w, i) in enumerate(zip(words, index)):
+        batch["words"][r, : len(w)] = w
+        batch["mask"][r, : len(w)] = 1.0
+        batch["index"][r] = i
+        if tags is not None:
+            batch["tags"][r, : len(w)] = tags[r]
+        if chars is not None:
+            for t, cs in enumerate(chars[r]):
+                cs = cs[:max_word]
+                batch["chars"][r, t, : len(cs)] = cs
+    return batch
+
+
+def _by_bucket(data: Encoded, indices: Sequence[int], buckets: Sequence[int]) -> dict[int, list[int]]:
+    groups: dict[int, list[int]] = {}
+    for i in indices:
+        groups.setdefault(fit_bucket(len(data.words[i]), buckets, grow=True), []).append(int(i))
+    return dict(sorted(groups.items()))
+
+
+def _padded(data: Encoded, plan, max_word: int) -> Iterator[dict]:
+    """``plan``: ``(length, members, rows)`` per batch."""
+    for length, members, rows in plan:
+        yield pad_batch(
+            [data.words[i] for i in members],
+            None if data.chars is None else [data.chars[i] for i in members],
+            [data.tags[i] for i in members], members, length, rows, max_word)
+
+
+def training_batches(data: Encoded, indices: Sequence[int], rows: int, buckets: Sequence[int], max_word: int,
+                     rng: Optional[np.random.Generator] = None) -> Iterator[dict]:
+    """Padded training batches of ``rows`` sentences of ``indices``, grouped by bucket length.
+
+    With ``rng`` sentences are shuffled within buckets and batches across buckets.
+    """
+    plan = []
+    for length, members in _by_bucket(data, indices, buckets).items():
+        if rng is not None:
+            rng.shuffle(members)
+        plan += [(length, members[s: s + rows], rows) for s in range(0, len(members), rows)]
+    if rng is not None:
+        plan = [plan[j] for j in rng.permutation(len(plan))]
+    return _padded(data, plan, max_word)
+
+
+def inference_batches(data: Encoded, indices: Sequence[int], tokens: int, buckets: Sequence[int],
+                      max_word: int, multiple: int) -> Iterator[dict]:
+    """Padded batches for evaluation: about ``tokens`` padded tokens each.
+
+    Shorter buckets get more rows (``tokens // length``, a multiple of ``multiple``, the
+    device count). What is left of a bucket after its full batches goes in batches of an
+    eighth as many rows, so little compute goes to padding rows while each bucket has just
+    two shapes, the same whatever the sentences (compiled once, reused every round).
+    """
+    plan = []
+    for length, members in _by_bucket(data, indices, buckets).items():
+        rows = max(multiple, tokens // length // multiple * multiple)
+        small = max(multiple, rows // 8 // multiple * multiple)
+        cut = len(members) // rows * rows
+        plan += [(length, members[s: s + rows], rows) for s in range(0, cut, rows)]
+        plan += [(length, members[s: s + small], small) for s in range(cut, len(members), small)]
+    return _padded(data, plan, max_word)
+
+
+def chunk_count(n: int, devices: int) -> int:
+    """``n`` chunks rounded up to a quantum ``2**max(0, floor(log2 n) - 2)`` (at most a quarter
+    more, so a pool a few percent smaller mostly keeps the count), then to a multiple of ``devices``."""
+    quantum = 1 << max(0, n.bit_length() - 3)
+    return int(round_up(round_up(n, quantum), devices))
+
+
+def pool_chunks(data: Encoded, indices: Sequence[int], tokens: int, buckets: Sequence[int], max_word: int,
+                devices: int) -> tuple[list[dict], np.ndarray]:
+    """Sentences ``indices`` as one padded batch per bucket, each array shaped ``[n_chunks, rows, ...]``.
+
+    A chunk holds ``rows = tokens // length`` sentences of one bucket length; ``n_chunks`` is
+    :func:`chunk_count` (a multiple of ``devices``). Returns the per-bucket batches and
+    ``order``: the row of ``indices[p]`` when the chunks' rows are concatenated, bucket after
+    bucket, in a flat ``[sum of n_chunks * rows]``.
+    """
+    chunks, flat_row, offset = [], {}, 0
+    for length, members in _by_bucket(data, indices, buckets).items():
+        rows = max(1, tokens // length)
+        n_chunks = chunk_count(-(-len(members) // rows), devices)
+        (batch,) = _padded(data, [(length, members, n_chunks * rows)], max_word)
+        chunks.append({k: v.reshape(n_chunks, rows, *v.shape[1:]) for k, v in batch.items()})
+        flat_row.update((i, offset + j) for j, i in enumerate(members))
+        offset += n_chunks * rows
+    return chunks, np.asarray([flat_row[int(i)] for i in indices], np.int64)

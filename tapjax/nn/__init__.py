@@ -1,1 +1,0 @@
-"""Neural network building blocks: recurrences, the TAP tracker/parser, sequence taggers."""

@@ -1,0 +1,159 @@
+"""Length-bucketed, padded batches for a (sharded) TAP train or eval step.
+
+Every batch has ``B = batch_size`` rows (``batch_size`` must be divisible by
+``num_devices`` so the batch shards evenly), ``N`` points and ``T`` tokens,
+with ``N`` and ``T`` taken from small fixed sets of bucket lengths so a jitted
+step compiles only a few shapes. ``N`` is a multiple of ``point_multiple``: the model's
+stride (:attr:`tapjax.tap.model.TAP.stride`, 4 for the paper's tracker, which halves the
+point sequence twice).
+
+A bucket's last, partial batch is filled with dummy rows (``index`` -1, all
+masks 0) unless ``drop_remainder``: with padding every expression is seen
+exactly once per epoch; masked rows contribute nothing to a masked loss.
+
+Batch arrays (numpy):
+
+- ``features`` float32 ``[B, N, 8]``, ``feature_mask`` float32 ``[B, N]`` (1 real point)
+- ``tokens`` int32 ``[B, T]``: caption ids, then :data:`~tapjax.tap.symbols.EOS`, then 0
+- ``token_mask`` float32 ``[B, T]``: 1 for the caption and its EOS
+- ``align`` uint8 ``[B, T, N]``: 1 iff point ``n`` belongs to a stroke drawn for token ``t``
+- ``index`` int32 ``[B]``: the row of the expression in the split, -1 for padding
+
+The order is a pure function of ``(seed, epoch)``, so a resumed run sees the
+same batches; ``shuffle=False`` keeps the split order (evaluation).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from tapjax.common.buckets import fit_bucket, round_up
+from tapjax.tap.crohme import Split
+from tapjax.tap.strokes import NUM_FEATURES
+from tapjax.tap.symbols import EOS, Vocab
+
+TAIL_QUANTILES = (0.95, 0.99)
+
+
+def bucket_lengths(lengths: Sequence[int], multiple: int, num_buckets: int = 8) -> tuple[int, ...]:
+    """Padded lengths (multiples of ``multiple``) at the length quantiles.
+
+    Quantiles ``1/k, ..., (k-1)/k`` for ``k = num_buckets``, plus the long tail
+    (:data:`TAIL_QUANTILES`) so the few longest sequences do not set the padding of
+    the next-longest eighth, plus the maximum so every length fits.
+    """
+    if len(lengths) == 0:
+        raise ValueError("no lengths to bucket")
+    levels = np.r_[np.arange(1, num_buckets) / num_buckets, TAIL_QUANTILES, 1.0]
+    quantiles = np.quantile(np.asarray(lengths), np.clip(levels, 0, 1))
+    rounded = np.ceil(quantiles / multiple).astype(int) * multiple
+    return tuple(sorted(set(int(r) for r in rounded)))
+
+
+def token_lengths_per_bucket(point_lengths: np.ndarray, token_lengths: np.ndarray,
+                             buckets: Sequence[int], multiple: int = 4) -> np.ndarray:
+    """For each point bucket, the longest caption + EOS among its expressions (rounded up).
+
+    Padding a batch's tokens to its point bucket's entry gives one token length per
+    point bucket, so a shuffled epoch has at most ``len(buckets)`` batch shapes.
+    """
+    longest = np.zeros(len(buckets), dtype=int)
+    np.maximum.at(longest, np.searchsorted(buckets, point_lengths), token_lengths)
+    return round_up(longest, multiple)
+
+
+def _batch_indices(point_lengths: np.ndarray, buckets, batch_size: int, shuffle: bool,
+                   rng: np.random.Generator, drop_remainder: bool) -> list[np.ndarray]:
+    """Rows of each batch: consecutive in split order, or shuffled within point buckets."""
+    if not shuffle:
+        groups = [np.arange(len(point_lengths))]
+    else:
+        bucket_of = np.searchsorted(buckets, point_lengths)
+        groups = [rng.permutation(np.flatnonzero(bucket_of == b)) for b in range(len(buckets))]
+    batches = [g[i:i + batch_size] for g in groups for i in range(0, len(g), batch_size)]
+    if drop_remainder:
+        batches = [b for b in batches if len(b) == batch_size]
+    if shuffle:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def _align_matrix(token_strokes: list[list[int]], point_strokes: np.ndarray,
+                  stroke_count: int) -> np.ndarray:
+    """uint8 ``[tokens, points]``: token t drew the stroke of point n."""
+    drew = np.zeros((len(token_strokes), max(stroke_count, 1)), dtype=np.uint8)
+    for t, strokes in enumerate(token_strokes):
+        drew[t, strokes] = 1
+    return drew[:, point_strokes]
+
+
+def _encode(split: Split, vocab: Vocab, i: int) -> list[int]:
+    try:
+        return vocab.encode(split.tokens[i]) + [EOS]
+    except KeyError as error:
+        raise ValueError(f"{split.name} expression {split.keys[i]}: {error.args[0]}") from None
+
+
+def make_batch(split: Split, vocab: Vocab, rows: Sequence[int], batch_size: int,
+               n_points: int, n_tokens: int) -> dict[str, np.ndarray]:
+    """The padded arrays of one batch (see the module docstring).
+
+    Rows past ``len(rows)`` are dummies (index -1, zero masks).
+    """
+    batch = {
+        "features": np.zeros((batch_size, n_points, NUM_FEATURES), np.float32),
+        "feature_mask": np.zeros((batch_size, n_points), np.float32),
+        "tokens": np.zeros((batch_size, n_tokens), np.int32),
+        "token_mask": np.zeros((batch_size, n_tokens), np.float32),
+        "align": np.zeros((batch_size, n_tokens, n_points), np.uint8),
+        "index": np.full(batch_size, -1, np.int32),
+    }
+    for b, i in enumerate(rows):
+        features, ids = split.features[i], _encode(split, vocab, i)
+        n, t = len(features), len(ids)
+        batch["features"][b, :n] = features
+        batch["feature_mask"][b, :n] = 1
+        batch["tokens"][b, :t] = ids
+        batch["token_mask"][b, :t] = 1
+        batch["align"][b, :t - 1, :n] = _align_matrix(
+            split.token_strokes[i], split.point_strokes[i], split.stroke_count[i])
+        batch["index"][b] = i
+    return batch
+
+
+def batches(split: Split, vocab: Vocab, batch_size: int, *, buckets: Sequence[int] | None = None,
+            point_multiple: int, token_buckets: Sequence[int] | None = None, shuffle: bool = True, seed: int = 0,
+            epoch: int = 0, num_devices: int = 1, max_tokens: int | None = None,
+            drop_remainder: bool = False) -> Iterator[dict[str, np.ndarray]]:
+    """Padded batches over ``split`` (see the module docstring).
+
+    ``buckets``: the padded point lengths (default :func:`bucket_lengths` of the split, multiples
+    of ``point_multiple``).
+    ``token_buckets``: the padded token lengths; by default each point bucket has one
+    (:func:`token_lengths_per_bucket`), so shapes come in at most ``len(buckets)`` pairs.
+    ``max_tokens``: leave out expressions whose caption plus EOS is longer.
+    """
+    if batch_size % num_devices:
+        raise ValueError(f"batch_size {batch_size} is not divisible by num_devices {num_devices}")
+    rows = np.arange(len(split))
+    token_lengths = np.array([len(t) + 1 for t in split.tokens], dtype=int)
+    if max_tokens is not None:
+        rows = rows[token_lengths <= max_tokens]
+    point_lengths = np.array([len(split.features[i]) for i in rows], dtype=int)
+    if len(rows) == 0:
+        return
+    buckets = tuple(buckets or bucket_lengths(point_lengths, point_multiple))
+    fit_bucket(int(point_lengths.max()), buckets, "point")  # fail before the first batch, not silently
+    per_bucket = token_lengths_per_bucket(point_lengths, token_lengths[rows], buckets)
+    rng = np.random.default_rng([seed, epoch])
+    for positions in _batch_indices(point_lengths, buckets, batch_size, shuffle, rng,
+                                    drop_remainder):
+        chosen = rows[positions]
+        n_points = fit_bucket(int(point_lengths[positions].max()), buckets, "point")
+        if token_buckets:
+            n_tokens = fit_bucket(int(token_lengths[chosen].max()), tuple(token_buckets), "token")
+        else:
+            n_tokens = int(per_bucket[np.searchsorted(buckets, point_lengths[positions])].max())
+        yield make_batch(split, vocab, chosen, batch_size, n_points, n_tokens)

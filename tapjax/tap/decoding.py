@@ -1,0 +1,88 @@
+"""Decoding a CROHME split: the beam search (Eqs. 30-31) with each batch split over every device.
+
+Validation during training, the final test, ``python -m tapjax.tap.evaluate`` and the
+benchmarks all decode through :func:`decode`. A batch of ``eval.batch_size`` expressions
+(rounded up to a multiple of the device count) is split over the local devices of a 1-D
+``'data'`` mesh with ``jax.shard_map``; each device runs the jitted search on its rows.
+Every expression's search depends on its own row only, so the hypotheses do not depend on
+the device count (``tests/test_decoding.py`` checks 1 device against 8).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import ml_collections
+import numpy as np
+
+from tapjax.common import sharding
+from tapjax.common.beam import beam_search
+from tapjax.common.buckets import round_up
+from tapjax.common.family import Family
+from tapjax.tap import batching, exprate
+from tapjax.tap.crohme import Split
+from tapjax.tap.symbols import Vocab
+
+
+def split_batches(split: Split, vocab: Vocab, config: ml_collections.ConfigDict, stride: int, *,
+                  batch_size: int, shuffle: bool, epoch: int = 0, num_devices: int = 1,
+                  max_tokens: int | None = None):
+    """Length-bucketed batches of ``split`` under ``config`` (points padded to multiples of the
+    model's ``stride``); ``data.pad_to_longest``: one shape for the whole split (one compilation).
+
+    ``max_tokens`` leaves out longer captions (training only: evaluation decodes every expression).
+    """
+    buckets = token_buckets = None
+    if config.data.pad_to_longest:
+        buckets = (int(round_up(max(len(f) for f in split.features), stride)),)
+        token_buckets = (max(len(t) for t in split.tokens) + 1,)
+    return batching.batches(split, vocab, batch_size, point_multiple=stride, buckets=buckets,
+                            token_buckets=token_buckets, shuffle=shuffle, seed=config.train.seed, epoch=epoch,
+                            num_devices=num_devices, max_tokens=max_tokens)
+
+
+@functools.lru_cache(maxsize=16)
+def _sharded_search(family: Family, mesh: jax.sharding.Mesh, beam: int, max_len: int):
+    """``(params, batch) -> (tokens [B, max_len], lengths [B])`` of each row's best hypothesis, sharded."""
+
+    def best(params, batch):
+        result = beam_search(family, params, batch["features"], batch["feature_mask"], beam=beam, max_len=max_len)
+        return result.tokens[:, 0], result.lengths[:, 0]
+
+    return sharding.make_eval_fn(best, mesh)
+
+
+def decode(family: Family, params, split: Split, vocab: Vocab, config: ml_collections.ConfigDict, *,
+           stride: int, beam: int, mesh: jax.sharding.Mesh | None = None) -> list[list[str]]:
+    """The best hypothesis (beam ``beam``, 1 = greedy; ``eval.max_len`` steps at most) for each
+    expression of ``split``, in order.
+
+    ``family`` is a TAP model or an :class:`~tapjax.common.family.Ensemble` of them (Eq. 32);
+    ``stride`` its input points per annotation step; ``mesh`` defaults to every local device.
+    """
+    mesh = mesh or sharding.data_mesh(jax.local_devices())
+    n = mesh.devices.size
+    search = _sharded_search(family, mesh, beam, config.eval.max_len)
+    params = sharding.replicate(params, mesh)
+    hyps = [None] * len(split)
+    for batch in split_batches(split, vocab, config, stride, batch_size=int(round_up(config.eval.batch_size, n)),
+                               shuffle=False, num_devices=n):
+        tokens, lengths = search(params, sharding.shard_batch(_decoder_inputs(batch), mesh))
+        tokens, lengths = np.asarray(tokens), np.asarray(lengths)
+        for row, index in enumerate(batch["index"]):
+            if index >= 0:
+                hyps[index] = vocab.decode(tokens[row, : lengths[row]].tolist())
+    return hyps
+
+
+def _decoder_inputs(batch: dict) -> dict:
+    return {k: batch[k] for k in ("features", "feature_mask")}
+
+
+def score(family: Family, params, split: Split, vocab: Vocab, config: ml_collections.ConfigDict, *,
+          stride: int, beam: int) -> dict:
+    """Decodes ``split`` and scores it: ``{"n", "wer", "exprate", "le1", "le2", "le3"}``."""
+    scores = exprate.score(list(split.tokens), decode(family, params, split, vocab, config, stride=stride, beam=beam))
+    scores.pop("per_stroke_count")
+    return scores

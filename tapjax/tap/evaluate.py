@@ -1,0 +1,110 @@
+"""Scores trained TAP runs on a CROHME split: one run, or several as an ensemble (TAP Eq. 32).
+
+    python -m tapjax.tap.evaluate --checkpoint DIR [--checkpoint DIR2 ...] --split test2014 \\
+        [--beam K] [--max_len N] [--batch_size B] [--data_dir D] [--limit N] [--json] [--predictions FILE]
+
+``DIR`` is a run's workdir (``config.json`` + ``checkpoints/``, as written by
+:func:`tapjax.tap.trainer.train_and_evaluate`); its best checkpoint is used, else its latest.
+Several ``--checkpoint`` runs must share the model config and vocabulary and are decoded
+as one :class:`~tapjax.common.family.Ensemble`. Every decoding setting not given falls back
+to the (first) run's own config: ``--beam`` to ``eval.test_beam``, ``--max_len`` to
+``eval.max_len``, ``--batch_size`` to ``eval.batch_size``, ``--data_dir`` to ``data.root``.
+Batches are split over every local device (:mod:`tapjax.tap.decoding`). Prints
+``{"split", "n", "wer", "exprate", "le1", "le2", "le3", "beam", "devices", "seconds",
+"per_stroke_count"}`` (a table, or one JSON line with ``--json``; ``seconds`` is the
+decoding wall time, compilation included) and writes one JSON line per expression
+(``key``, ``reference``, ``hypothesis``, ``errors``) to ``--predictions`` (default
+``DIR/predictions_<split>.jsonl``).
+
+Unusable inputs (a missing run, a config that does not match the checkpoint or the
+vocabulary, runs that cannot be ensembled) print one error line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+from tapjax.common.cli import run_cli
+from tapjax.tap import crohme, decoding, exprate
+from tapjax.tap.runs import Runs, load_runs
+
+SPLITS = ("test2014", "test2016", "valid")
+# Command-line flags that override the run's eval block when given.
+EVAL_FLAGS = ("max_len", "batch_size")
+
+
+def evaluate(runs: Runs, split: crohme.Split, beam: int) -> tuple[dict, list[dict]]:
+    """Scores ``split`` (summary as in the module docstring) and lists the per-expression predictions."""
+    start = time.time()
+    hyps = decoding.decode(runs.family, runs.params, split, runs.vocab, runs.config, stride=runs.stride, beam=beam)
+    seconds = time.time() - start
+    scores = exprate.score(list(split.tokens), hyps, split.stroke_count)
+    summary = {"split": split.name, **scores, "beam": beam, "devices": jax.local_device_count(), "seconds": seconds}
+    predictions = [{"key": k, "reference": " ".join(r), "hypothesis": " ".join(h), "errors": exprate.edit_distance(r, h)}
+                   for k, r, h in zip(split.keys, split.tokens, hyps)]
+    return summary, predictions
+
+
+def format_table(summary: dict) -> str:
+    """A readable table of the summary (rates as percentages, as in the TAP paper's tables)."""
+    lines = [f"{'split':<10}{summary['split']}", f"{'n':<10}{summary['n']}"]
+    lines += [f"{k:<10}{100 * summary[k]:.2f} %" for k in ("wer", "exprate", "le1", "le2", "le3")]
+    lines += [f"{'beam':<10}{summary['beam']}", f"{'devices':<10}{summary['devices']}",
+              f"{'seconds':<10}{summary['seconds']:.1f}"]
+    if summary["per_stroke_count"]:
+        lines.append("ExpRate by stroke count:")
+        lines += [f"  {label:<8}n={b['n']:<6}{100 * b['exprate']:.2f} %" for label, b in summary["per_stroke_count"].items()]
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("--checkpoint", action="append", required=True, metavar="DIR",
+                        help="a run's workdir; repeat for an ensemble (Eq. 32)")
+    parser.add_argument("--split", required=True, choices=SPLITS)
+    parser.add_argument("--beam", type=int, default=None, help="beam width, 1 = greedy (default: the run's eval.test_beam)")
+    parser.add_argument("--max_len", type=int, default=None, help="longest caption decoded (default: the run's eval.max_len)")
+    parser.add_argument("--batch_size", type=int, default=None,
+                        help="expressions per decoding batch, split over the devices (default: the run's eval.batch_size)")
+    parser.add_argument("--data_dir", default=None, help="the data root (default: the run's data.root, $TAPJAX_DATA or ./data)")
+    parser.add_argument("--limit", type=int, default=0, help="score only the first N expressions of the split")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    parser.add_argument("--predictions", default=None, metavar="FILE",
+                        help="per-expression predictions (default: DIR/predictions_<split>.jsonl)")
+    return parser
+
+
+def override_eval(runs: Runs, args: argparse.Namespace) -> None:
+    """Replaces the run's ``eval`` values by the flags of :data:`EVAL_FLAGS` that were given."""
+    for name in EVAL_FLAGS:
+        if getattr(args, name) is not None:
+            runs.config.eval[name] = getattr(args, name)
+
+
+def _main(argv: list[str] | None) -> None:
+    args = _parser().parse_args(argv)
+    runs = load_runs(args.checkpoint, args.data_dir)
+    override_eval(runs, args)
+    data_dir = args.data_dir or runs.config.data.root or None
+    split = crohme.load_split(args.split, data_dir, runs.config.data.cache_dir or None)
+    if args.limit:
+        split = split.take(range(min(args.limit, len(split))))
+    summary, predictions = evaluate(runs, split, runs.config.eval.test_beam if args.beam is None else args.beam)
+    path = Path(args.predictions or Path(args.checkpoint[0]) / f"predictions_{args.split}.jsonl")
+    path.write_text("".join(json.dumps(p) + "\n" for p in predictions))
+    print(json.dumps(summary) if args.json else format_table(summary))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line (see the module docstring); returns the exit status."""
+    return run_cli(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The TAP parser (Eqs. 9-16): two GRUs around the guided hybrid attention, maxout output.
+
+One decoding step, given annotations ``A [B, L, D]`` and the previous symbol ``y_{t-1}``::
+
+    s_0 = tanh(W_init mean_i a_i)                                       (9)
+    ŝ_t = GRU(E y_{t-1}, s_{t-1})                                       (10)
+    alpha_t, ĉ_t = spatial attention with coverage (ŝ_t, A)            (17-21)
+    c_t = temporal attention (ĉ_t, ŝ_t, s_{t-1}, E y_{t-1})            (22-27), else c_t = ĉ_t
+    s_t = GRU(c_t, ŝ_t)                                                 (11)
+    p(y_t) = softmax(W_o maxout(W_e E y_{t-1} + W_s s_t + W_c c_t))     (13-16)
+
+``y_{t-1} = -1`` (before the first symbol) embeds to zeros, as in the reference code.
+Training (teacher forcing) and decoding both call :meth:`Parser.step`; everything that does
+not depend on ``t`` (the attention keys ``U_att a_i``, ``s_0``) is computed once in
+:meth:`Parser.precompute` / :meth:`Parser.initial_state`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from tapjax.tap.attention import SpatialAttention, TemporalAttention
+from tapjax.common.rnn import gru_step
+
+if TYPE_CHECKING:
+    from tapjax.tap.model import TAPConfig
+
+Array = jax.Array
+
+
+class GRUCell(nn.Module):
+    """One GRU step (Eqs. 5-8) as a module: ``(h [B, H], x [B, K]) -> h'``."""
+
+    hidden: int
+
+    @nn.compact
+    def __call__(self, h: Array, x: Array) -> Array:
+        xp = nn.Dense(3 * self.hidden, name="W")(x)
+        U = self.param("U", nn.initializers.orthogonal(column_axis=-1), (self.hidden, 3 * self.hidden))
+        return gru_step(U, h, xp)[0]
+
+
+def maxout(x: Array, pieces: int = 2) -> Array:
+    """Maxout over groups of ``pieces`` consecutive features (Eq. 15): ``[..., m] -> [..., m/pieces]``."""
+    return x.reshape(*x.shape[:-1], x.shape[-1] // pieces, pieces).max(axis=-1)
+
+
+class Parser(nn.Module):
+    """GRU decoder with guided hybrid attention; see the module docstring for the equations."""
+
+    config: "TAPConfig"  # sizes: vocab_size, embed_dim, parser_hidden, attention_dim, coverage*, temporal, maxout_dim
+
+    def setup(self):
+        c = self.config
+        self.embed = nn.Embed(c.vocab_size, c.embed_dim, name="E")
+        self.W_init = nn.Dense(c.parser_hidden, name="W_init")
+        self.gru_hat = GRUCell(hidden=c.parser_hidden, name="gru_hat")
+        self.gru = GRUCell(hidden=c.parser_hidden, name="gru")
+        self.spatial = SpatialAttention(dim=c.attention_dim, coverage=c.coverage, kernel_width=c.coverage_kernel,
+                                        filters=c.coverage_filters, name="spatial")
+        if c.temporal:
+            self.temporal_attention = TemporalAttention(dim=c.attention_dim, name="temporal")
+        self.W_e = nn.Dense(c.maxout_dim, name="W_e")
+        self.W_s = nn.Dense(c.maxout_dim, use_bias=False, name="W_s")
+        self.W_c = nn.Dense(c.maxout_dim, use_bias=False, name="W_c")
+        self.W_o = nn.Dense(c.vocab_size, name="W_o")
+
+    def precompute(self, A: Array, mask: Array) -> dict:
+        """What every step reuses: ``{"A", "mask", "keys" = U_att A}`` (batch-leading leaves)."""
+        return {"A": A, "mask": mask, "keys": self.spatial.keys(A)}
+
+    def initial_state(self, enc: dict) -> dict:
+        """``s_0 = tanh(W_init mean(A))`` (Eq. 9, mean over real steps), zero attention history."""
+        mask = enc["mask"]
+        mean = (enc["A"] * mask[..., None]).sum(1) / jnp.maximum(mask.sum(1, keepdims=True), 1.0)
+        state = {"s": jnp.tanh(self.W_init(mean)), "alpha": jnp.zeros_like(mask), "alpha_sum": jnp.zeros_like(mask)}
+        if self.config.temporal:
+            state["beta"] = jnp.zeros_like(mask[:, 0])
+        return state
+
+    def step(self, enc: dict, state: dict, prev_tokens: Array) -> tuple[Array, dict]:
+        """One step (Eqs. 10-27): ``prev_tokens [B]`` (-1: none) -> ``(log p(y_t) [B, V], state)``."""
+        y = self.embed(jnp.maximum(prev_tokens, 0)) * (prev_tokens >= 0)[:, None]
+        s_hat = self.gru_hat(state["s"], y)
+        alpha, logits, c = self.spatial(enc["keys"], enc["A"], enc["mask"], s_hat, state["alpha_sum"])
+        new_state = {"alpha": alpha, "alpha_sum": state["alpha_sum"] + alpha}
+        if self.config.temporal:
+            c, new_state["beta"] = self.temporal_attention(y, state["s"], s_hat, c, logits, enc["mask"])
+        s = self.gru(s_hat, c)
+        out = maxout(self.W_e(y) + self.W_s(s) + self.W_c(c))
+        return jax.nn.log_softmax(self.W_o(out)), {"s": s, **new_state}

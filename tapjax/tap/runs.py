@@ -1,0 +1,121 @@
+"""Trained TAP runs: a workdir's config and checkpoints, loaded for decoding.
+
+A run's workdir (as written by :func:`tapjax.tap.trainer.train_and_evaluate`) holds its
+``config.json`` and ``checkpoints/{best,latest}``. :func:`load_runs` loads one run (a TAP
+model) or several of one model config (an :class:`~tapjax.common.family.Ensemble`, TAP
+Eq. 32). Unusable runs raise :class:`~tapjax.common.cli.InputError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import jax
+import ml_collections
+
+from tapjax.common import sharding
+from tapjax.common.checkpoint import Checkpoints
+from tapjax.common.cli import InputError
+from tapjax.common.family import Ensemble, Family, stack_params
+from tapjax.common.optim import make_optimizer
+from tapjax.common.paths import data_root
+from tapjax.tap.model import TAP
+from tapjax.tap.symbols import Vocab
+
+
+@dataclasses.dataclass(frozen=True)
+class Runs:
+    """Trained runs ready to decode: ``family`` (a TAP model or an ensemble of them) and its ``params``."""
+
+    family: Family
+    params: Any
+    config: ml_collections.ConfigDict
+    vocab: Vocab
+    stride: int  # input points per annotation step
+
+
+def load_config(workdir: str | os.PathLike) -> ml_collections.ConfigDict:
+    """The config a run was trained with (``workdir/config.json``)."""
+    path = Path(workdir) / "config.json"
+    if not Path(workdir).is_dir():
+        raise InputError(workdir, "no such run directory")
+    if not path.is_file():
+        raise InputError(workdir, "not a training run: it has no config.json")
+    try:
+        return ml_collections.ConfigDict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError) as error:
+        raise InputError(path, f"unreadable config ({error})") from None
+
+
+def _check_same_model(workdirs: Sequence[str], configs: Sequence[ml_collections.ConfigDict]) -> None:
+    """Ensemble members must share the model (Eq. 32 averages models of one family)."""
+    first = configs[0].model.to_dict()
+    for workdir, config in zip(workdirs[1:], configs[1:]):
+        other = config.model.to_dict()
+        differ = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+        if differ:
+            raise InputError(workdir, f"cannot ensemble with {workdirs[0]}: model config differs in "
+                                      + ", ".join(f"{k} ({first.get(k)} vs {other.get(k)})" for k in differ))
+
+
+def restore_params(checkpoints: Checkpoints, model: TAP, config: ml_collections.ConfigDict, kind: str = "best"):
+    """The model parameters of checkpoint ``kind`` of a run trained with ``config``, or None if there is none.
+
+    The checkpoint's tree is described abstractly (``jax.eval_shape``: initialising a
+    model for real only to learn its shapes takes long on a CPU).
+    """
+    tx = make_optimizer(config.optim)
+    rng = jax.random.key(config.train.seed)
+    on_device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=on_device),
+                         jax.eval_shape(lambda: sharding.TrainState.create(model.init(rng), tx)))
+    like = {"state": state, "epoch": 0, "step_in_epoch": 0,
+            "rng": rng, "best_wer": 0.0, "bad_epochs": 0, "train_seconds": 0.0}
+    restored = checkpoints.restore(kind, like)
+    return None if restored is None else restored["state"].params
+
+
+def _restore(workdir: str, model: TAP, config) -> Any:
+    """The best checkpoint's parameters (the latest's if there is no best)."""
+    if not (Path(workdir) / "checkpoints").is_dir():
+        raise InputError(workdir, "no checkpoints/ folder (the run saved no checkpoint)")
+    checkpoints = Checkpoints(workdir)
+    try:
+        for kind in ("best", "latest"):
+            params = restore_params(checkpoints, model, config, kind)
+            if params is not None:
+                return params
+    except (ValueError, KeyError, TypeError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(workdir, f"the checkpoint does not match config.json ({first_line})") from None
+    finally:
+        checkpoints.close()
+    raise InputError(workdir, "no checkpoint saved yet (checkpoints/best and checkpoints/latest are empty)")
+
+
+def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None) -> Runs:
+    """One run (a TAP model) or several (an :class:`Ensemble`, TAP Eq. 32), checked against the vocabulary.
+
+    The vocabulary is read from ``data_dir``, else the run's ``data.root``, else the default data root.
+    """
+    workdirs = [str(w) for w in workdirs]
+    configs = [load_config(w) for w in workdirs]
+    _check_same_model(workdirs, configs)
+    config = configs[0]
+    data_dir = data_dir or config.data.root or None
+    try:
+        vocab = Vocab.from_data_root(data_dir)
+    except FileNotFoundError as error:
+        raise InputError(data_root(data_dir), f"no CROHME vocabulary there ({error})") from None
+    if config.model.vocab_size != len(vocab):
+        raise InputError(Path(workdirs[0]) / "config.json",
+                         f"model.vocab_size is {config.model.vocab_size} but the vocabulary has {len(vocab)} symbols")
+    model = TAP.from_config(config.model)
+    params = [_restore(w, model, c) for w, c in zip(workdirs, configs)]
+    if len(params) == 1:
+        return Runs(model, params[0], config, vocab, model.stride)
+    return Runs(Ensemble(model), stack_params(params), config, vocab, model.stride)

@@ -1,1 +1,0 @@
-"""Training machinery shared by TAP and the sequence taggers: sharding, checkpoints, loops."""

@@ -1,1 +1,0 @@
-"""Plots: active-learning curves."""

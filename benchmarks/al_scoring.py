@@ -22,7 +22,8 @@ sentences (a smoke run; the budget stays 2%).
   over the T passes of the same design as ours (encoder once per batch, then the dropout
   decoder per pass; with ``--encoder_dropout`` both run the whole network per pass).
 
-Times include compilation (first call) and are also given warm (second call). The last line
+Times include compilation (first call) and are also given warm (the median of ``--repeats``
+calls after it). The last line
 is one JSON object with the figures: ``seconds`` = ``wbadge_s`` (new, warm), ``peer`` =
 ``wbadge_old_s`` (old, warm), ``ratio`` = old / new, ``throughput`` = pool sentences per
 second of the new path; ``ref_*`` the reference's, ``ref_ratio`` = reference / new.
@@ -173,6 +174,7 @@ def main():
     parser.add_argument("--ref_passes", type=int, default=100, help="0 skips the reference BALD")
     parser.add_argument("--encoder_dropout", action="store_true", help="full-network MC dropout in BALD")
     parser.add_argument("--limit", type=int, default=0, help="> 0: only the first LIMIT training sentences")
+    parser.add_argument("--repeats", type=int, default=3, help="warm timings: the median of this many calls")
     parser.add_argument("--data_dir", default=None)
     args = parser.parse_args()
     pool, budget = setup(args.data_dir, args.limit, args.encoder_dropout)
@@ -180,21 +182,25 @@ def main():
     print(f"pool {len(pool.unlabeled)} sentences, budget {budget}, devices {jax.device_count()}")
     res = {}
 
-    def measure(name, fn):
-        res[name], out = timed(fn)
-        print(f"  {name}: {res[name]:.2f} s", flush=True)
-        return out
+    def measure(name, fn, repeats=1):
+        """``res[name]``: the median seconds of ``repeats`` calls of ``fn``; returns the last output."""
+        times, outs = zip(*(timed(fn) for _ in range(repeats)))
+        res[name] = float(np.median(times))
+        print(f"  {name}: {res[name]:.2f} s" + (f" (median of {repeats}: {', '.join(f'{t:.2f}' for t in times)})"
+                                                if repeats > 1 else ""), flush=True)
+        return outs[-1]
 
     measure("wbadge_s_first", lambda: strategies.wbadge(pool, budget, key))
-    measure("wbadge_s", lambda: strategies.wbadge(pool, budget, key))
+    measure("wbadge_s", repeats=args.repeats, fn=lambda: strategies.wbadge(pool, budget, key))
     measure("wbadge_old_s_first", lambda: old_wbadge(pool, budget, key))
-    measure("wbadge_old_s", lambda: old_wbadge(pool, budget, key))
-    measure("badge_s", lambda: strategies.badge(pool, budget, key))
-    G = measure("embeddings_s", lambda: pool.features(scoring.gradient_embedding, pool.unlabeled))
-    G_old = measure("embeddings_old_s", lambda: old_embeddings(pool))
+    measure("wbadge_old_s", repeats=args.repeats, fn=lambda: old_wbadge(pool, budget, key))
+    measure("badge_s", repeats=args.repeats, fn=lambda: strategies.badge(pool, budget, key))
+    G = measure("embeddings_s", repeats=args.repeats,
+                fn=lambda: pool.features(scoring.gradient_embedding, pool.unlabeled))
+    G_old = measure("embeddings_old_s", repeats=args.repeats, fn=lambda: old_embeddings(pool))
     res["embedding_max_abs_diff"] = float(jnp.abs(G - G_old).max())
-    measure("wseeding_s", lambda: selection.kmeanspp_seeding(G, pool.all_candidates(), budget, key, pool.mesh,
-                                                             strategies.sentence_weights(pool)))
+    measure("wseeding_s", repeats=args.repeats, fn=lambda: selection.kmeanspp_seeding(
+        G, pool.all_candidates(), budget, key, pool.mesh, strategies.sentence_weights(pool)))
     rng = np.random.default_rng(0)
     measure("ref_embeddings_s_first", lambda: reference_embeddings(pool))
     Gref = measure("ref_embeddings_s", lambda: reference_embeddings(pool))
@@ -221,7 +227,7 @@ def main():
     res.update(seconds=res["wbadge_s"], peer=res["wbadge_old_s"], ratio=res["wbadge_old_s"] / res["wbadge_s"],
                ref_ratio=res["ref_wbadge_s"] / res["wbadge_s"], throughput=len(pool.unlabeled) / res["wbadge_s"],
                pool=len(pool.unlabeled), load_avg_1m=os.getloadavg()[0])
-    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in res.items()}))
+    print(json.dumps({k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in res.items()}))
 
 
 if __name__ == "__main__":

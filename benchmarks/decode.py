@@ -137,13 +137,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data_dir", default=None)
     parser.add_argument("--cache_dir", default=None)
-    parser.add_argument("--beam", type=int, default=10)
+    parser.add_argument("--beam", type=int, default=None, help="beam width (default: the paper config's eval.test_beam)")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--limit", type=int, default=0, help="decode only the first N expressions (quick look)")
     parser.add_argument("--reference_subset", type=int, default=8)
     args = parser.parse_args()
 
     config = crohme14.get_config("paper")
+    args.beam = args.beam or config.eval.test_beam
     model = TAP(TAPConfig.from_config(config.model))
     params = model.init(jax.random.key(0))
     vocab = Vocab.from_data_root(args.data_dir)

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from tapjax.al import corpora
-from tapjax.al.sentence_batches import (chunk_count, finer_buckets, pool_chunks, training_batches)
+from tapjax.al.sentence_batches import finer_buckets, pool_chunks, training_batches
 from tapjax.al.vocabulary import Vocabs
+from tapjax.common.buckets import fit_bucket
 
 
 def _encoded(lengths):
@@ -35,13 +36,6 @@ def test_training_batches_cover_each_sentence_once_shuffled():
                                                                  for i in b["index"]]).all()
 
 
-def test_chunk_count_is_a_coarse_multiple_of_the_devices():
-    assert [chunk_count(n, 1) for n in (1, 3, 5, 8, 9, 17, 33, 100)] == [1, 3, 5, 8, 10, 20, 40, 112]
-    assert [chunk_count(n, 8) for n in (1, 9, 17, 100)] == [8, 16, 24, 112]
-    for n in range(1, 300):
-        assert n <= chunk_count(n, 1) <= 1.25 * n and chunk_count(n, 8) % 8 == 0
-
-
 @pytest.mark.parametrize("devices", [1, 8])
 def test_pool_chunks_layout_and_order(devices):
     rng = np.random.default_rng(0)
@@ -51,17 +45,24 @@ def test_pool_chunks_layout_and_order(devices):
     assert [c["words"].shape[2] for c in chunks] == [16, 32, 64, 128]
     for c in chunks:
         n_chunks, rows, length = c["words"].shape
-        assert n_chunks % devices == 0 and rows == 256 // length and c["index"].shape == (n_chunks, rows)
+        everyone = sum(fit_bucket(len(w), (16, 32, 64), grow=True) == length for w in data.words)
+        assert n_chunks % devices == 0 and rows <= 256 // length and c["index"].shape == (n_chunks, rows)
+        assert n_chunks * rows >= everyone > n_chunks * (rows - 1)  # all of data spread evenly
+        needed = -(-everyone // (256 // length))  # chunks of at most 256 tokens
+        assert n_chunks == -(-needed // devices) * devices
+        real = (c["index"][:, 0] >= 0).reshape(devices, -1)  # chunks holding sentences, per device
+        assert real.sum(1).max() - real.sum(1).min() <= 1 and (np.diff(real.astype(int), axis=1) <= 0).all()
     flat_index = np.concatenate([c["index"].reshape(-1) for c in chunks])
     assert flat_index[order].tolist() == indices.tolist()  # order: where each asked sentence lies
     assert (flat_index >= 0).sum() == len(indices)  # the rest is padding
 
 
-def test_pool_chunks_keep_their_shapes_when_the_pool_shrinks_a_little():
-    """One round's selection removes 2% of the pool: the compiled scoring program is reused."""
+def test_every_pool_of_one_training_set_has_the_same_shapes():
+    """Each round's pool is smaller (and W-BADGE takes long sentences): one compiled scoring program."""
     rng = np.random.default_rng(0)
-    data = _encoded(rng.integers(1, 100, 3000))
-    pool = np.arange(3000)
-    shapes = [c["words"].shape for c in pool_chunks(data, pool, 1024, (16, 32, 64), 20, 8)[0]]
-    smaller = np.setdiff1d(pool, rng.choice(3000, 60, replace=False))
+    lengths = rng.integers(1, 100, 3000)
+    data = _encoded(lengths)
+    shapes = [c["words"].shape for c in pool_chunks(data, np.arange(3000), 1024, (16, 32, 64), 20, 8)[0]]
+    long_ones = np.argsort(-lengths)[:600]
+    smaller = np.setdiff1d(np.arange(3000), long_ones)
     assert [c["words"].shape for c in pool_chunks(data, smaller, 1024, (16, 32, 64), 20, 8)[0]] == shapes

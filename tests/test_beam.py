@@ -181,6 +181,6 @@ def test_compiled_once_per_shape(toy):
 def test_bad_shapes_are_reported(toy):
     family, params, features, mask = toy
     with pytest.raises(ValueError, match="feature_mask"):
-        beam_search(family, params, features, mask[:, :3])
+        beam_search(family, params, features, mask[:, :3], beam=2, max_len=MAX_LEN)
     with pytest.raises(ValueError, match="n_best"):
-        beam_search(family, params, features, mask, beam=2, n_best=5)
+        beam_search(family, params, features, mask, beam=2, max_len=MAX_LEN, n_best=5)

@@ -137,11 +137,18 @@ def _pool_program(fn: Callable, model, mesh, n_args: int, static: tuple):
 
     ``chunks`` is a list of per-bucket batches ``[n_chunks, rows, ...]``, their chunk axis
     split over ``mesh``; each device runs ``fn`` over its chunks one after another
-    (``lax.map``).
+    (``lax.map``), skipping (``lax.cond``) the chunks that hold no sentence.
     """
     def local(params, chunks, *args):
-        one_chunk = functools.partial(fn, model, params, **dict(static))
-        return [jax.lax.map(lambda b: one_chunk(b, *args), c) for c in chunks]
+        def score(batch):
+            return fn(model, params, batch, *args, **dict(static))
+
+        def score_or_skip(batch):  # a chunk of padding only (its first row is padding) costs nothing
+            zeros = jax.tree.map(lambda s: jax.lax.pcast(jnp.zeros(s.shape, s.dtype), sharding.AXIS, to="varying"),
+                                 jax.eval_shape(score, batch))
+            return jax.lax.cond(batch["index"][0] >= 0, score, lambda _: zeros, batch)
+
+        return [jax.lax.map(score_or_skip, c) for c in chunks]
 
     mapped = jax.shard_map(local, mesh=mesh, in_specs=(P(), P(sharding.AXIS)) + (P(),) * n_args,
                            out_specs=P(sharding.AXIS))
@@ -163,10 +170,10 @@ def pool_features(fn: Callable, model, params, data: Encoded, indices: Sequence[
 
     Returns ``[len(indices), ...]`` in the order of ``indices``, on device. The sentences are
     laid out by :func:`~tapjax.al.sentence_batches.pool_chunks` (per ``cfg.score_buckets``
-    length, chunks of ``cfg.score_tokens`` padded tokens, the chunk count a multiple of the
-    device count, rounded up so that a slightly smaller pool next round keeps the shapes)
-    and scored by one program (:func:`_pool_program`, cached per fn, model, mesh and static
-    arguments); padding rows are dropped.
+    length, chunks of at most ``cfg.score_tokens`` padded tokens, as many as all of ``data``
+    would fill, a multiple of the device count: every pool drawn from ``data`` has the same
+    shapes) and scored by one program (:func:`_pool_program`, cached per fn, model, mesh
+    and static arguments; compiled once per layout); padding rows are dropped.
     """
     chunks, order = pool_chunks(data, indices, cfg.score_tokens, cfg.score_buckets, cfg.max_word,
                                 mesh.devices.size)

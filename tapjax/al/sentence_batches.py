@@ -4,9 +4,9 @@
   optionally shuffled within buckets and across batches.
 * :func:`inference_batches`: evaluation batches of about ``tokens`` padded tokens each.
 * :func:`pool_chunks`: a whole pool laid out for one compiled scoring program: per
-  bucket, the sentences in fixed-size chunks ``[n_chunks, rows, length]``, with
-  ``n_chunks`` rounded up (:func:`chunk_count`) so that next round's slightly smaller pool
-  has the same shapes.
+  bucket, the sentences in fixed-size chunks ``[n_chunks, rows, length]``, ``n_chunks``
+  sized for the whole training set, so that every round's (shrinking) pool has the same
+  shapes.
 * :func:`finer_buckets`: the buckets of evaluation and pool scoring, from the training ones.
 
 A sentence goes to the smallest bucket that holds it, past the largest to the next power
@@ -16,6 +16,7 @@ and index -1.
 
 from __future__ import annotations
 
+import collections
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
@@ -107,28 +108,38 @@ def inference_batches(data: Encoded, indices: Sequence[int], tokens: int, bucket
     return _padded(data, plan, max_word)
 
 
-def chunk_count(n: int, devices: int) -> int:
-    """``n`` chunks rounded up to a quantum ``2**max(0, floor(log2 n) - 2)`` (at most a quarter
-    more, so a pool a few percent smaller mostly keeps the count), then to a multiple of ``devices``."""
-    quantum = 1 << max(0, n.bit_length() - 3)
-    return int(round_up(round_up(n, quantum), devices))
+def _round_robin(n_chunks: int, devices: int) -> np.ndarray:
+    """``perm[slot]`` = the chunk at ``slot`` when chunk ``j`` goes to device ``j % devices``:
+    each device's contiguous share of the chunk axis then starts with its real chunks."""
+    slot, per_device = np.arange(n_chunks), n_chunks // devices
+    return (slot % per_device) * devices + slot // per_device
 
 
 def pool_chunks(data: Encoded, indices: Sequence[int], tokens: int, buckets: Sequence[int], max_word: int,
                 devices: int) -> tuple[list[dict], np.ndarray]:
-    """Sentences ``indices`` as one padded batch per bucket, each array shaped ``[n_chunks, rows, ...]``.
+    """Sentences ``indices`` of ``data`` as one padded batch per bucket, each array ``[n_chunks, rows, ...]``.
 
-    A chunk holds ``rows = tokens // length`` sentences of one bucket length; ``n_chunks`` is
-    :func:`chunk_count` (a multiple of ``devices``). Returns the per-bucket batches and
-    ``order``: the row of ``indices[p]`` when the chunks' rows are concatenated, bucket after
-    bucket, in a flat ``[sum of n_chunks * rows]``.
+    The layout is sized for *every* sentence of ``data``, whichever ``indices`` are asked:
+    a bucket has as many chunks of at most ``tokens // length`` rows as all of ``data``'s
+    sentences of that length need, rounded up to a multiple of ``devices``, and those
+    sentences spread evenly over them (``rows``). So every pool drawn from one training set
+    (each round's, as it shrinks) has the same shapes: one compiled program serves the run.
+
+    The asked sentences fill the first chunks of a bucket; the chunks are spread over the
+    devices round-robin (:func:`_round_robin`), the empty ones last on each device. Returns
+    the per-bucket batches and ``order``: the row of ``indices[p]`` when the chunks' rows are
+    concatenated, bucket after bucket, in a flat ``[sum of n_chunks * rows]``.
     """
+    sizes = collections.Counter(fit_bucket(len(w), buckets, grow=True) for w in data.words)
+    groups = _by_bucket(data, indices, buckets)
     chunks, flat_row, offset = [], {}, 0
-    for length, members in _by_bucket(data, indices, buckets).items():
-        rows = max(1, tokens // length)
-        n_chunks = chunk_count(-(-len(members) // rows), devices)
+    for length in sorted(sizes):
+        n_chunks = int(round_up(-(-sizes[length] // max(1, tokens // length)), devices))
+        members, rows = groups.get(length, []), -(-sizes[length] // n_chunks)
         (batch,) = _padded(data, [(length, members, n_chunks * rows)], max_word)
-        chunks.append({k: v.reshape(n_chunks, rows, *v.shape[1:]) for k, v in batch.items()})
-        flat_row.update((i, offset + j) for j, i in enumerate(members))
+        perm = _round_robin(n_chunks, devices)
+        chunks.append({k: v.reshape(n_chunks, rows, *v.shape[1:])[perm] for k, v in batch.items()})
+        slot = np.argsort(perm)  # of each chunk
+        flat_row.update((i, offset + slot[j // rows] * rows + j % rows) for j, i in enumerate(members))
         offset += n_chunks * rows
     return chunks, np.asarray([flat_row[int(i)] for i in indices], np.int64)

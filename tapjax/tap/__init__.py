@@ -1,1 +1,24 @@
-"""Track, Attend and Parse: the model (:mod:`.model`), its loss (:mod:`.loss`) and training (:mod:`.train`)."""
+"""Track, Attend and Parse (online handwritten mathematical expressions), one concept per module::
+
+    inkml           InkML reader (traces, truth, trace groups); InkMLError
+    latex           truth LaTeX to the standard CROHME tokens
+    symbols         the 111-symbol vocabulary
+    strokes         point features (Eq. 2): normalisation, thinning, differences, pen states
+    alignment       token-to-stroke alignment (the guider's targets)
+    crohme          CROHME splits, loaded in parallel and cached
+    batching        padded, length-bucketed batches
+    stats           the data report (``python -m tapjax.tap.stats``)
+    tracker         stacked BiGRU with time pooling
+    attention       spatial + coverage (Eqs. 17-21), temporal (Eqs. 22-27) attention, guider (Eq. 28)
+    parser          the GRU parser (Eqs. 9-16)
+    model           TAPConfig (from the config's model block) and the TAP decoding family
+    loss            Eq. 29
+    weight_noise    Gaussian weight noise
+    trainer         train_and_evaluate: epochs, validation, checkpoints, test
+    decoding        a split decoded with the beam search (Eqs. 30-31), batches split over every device
+    runs            trained runs loaded from their workdirs (one, or an ensemble: Eq. 32)
+    evaluate        ``python -m tapjax.tap.evaluate``
+    recognize       ``python -m tapjax.tap.recognize``
+    exprate         WER, ExpRate, <= k errors
+    attention_plot  attention panels (Figs. 9-10)
+"""

@@ -84,4 +84,4 @@ def _check_checkpoints(config, workdir, state):
                               vocabs.encode(exp.splits["validation"]), vocabs.tags, config.train, exp.mesh)
         assert f1 == record["val_f1"]
     finally:
-        exp.writer.close()
+        exp.close()

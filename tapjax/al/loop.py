@@ -35,7 +35,7 @@ from tapjax.al.curves import plot_curves
 from tapjax.al.learner import build_model, init_params, train
 from tapjax.al.vocabulary import Vocabs
 from tapjax.common import sharding
-from tapjax.common.checkpoint import Series
+from tapjax.common.checkpoint import Series, abstract
 from tapjax.common.metric_writer import MetricWriter
 
 LOGGED = ("val_f1", "test_f1", "sentences", "words")  # per-round scalars of the metric writer
@@ -73,6 +73,10 @@ class RoundStore:
     def save(self, r: int, record: dict, params) -> None:
         self.params.save(r, params)
         _atomic_write(self._json(r), json.dumps(record).encode())
+
+    def close(self) -> None:
+        if "params" in vars(self):  # opened (the cached property was read)
+            self.params.close()
 
 
 class Experiment:
@@ -125,13 +129,14 @@ class Experiment:
         vocabs = self.vocabs(record["labeled"])
         model = build_model(self.config, vocabs, self.capacity)
         enc = vocabs.encode(self.train_set)
-        return record, model, store.params.restore(self._abstract_params(model, enc), r), enc
+        like = abstract(lambda: init_params(model, enc, self.config.train, jax.random.key(0)),
+                        NamedSharding(self.mesh, P()))  # replicated
+        return record, model, store.params.restore(like, r), enc
 
-    def _abstract_params(self, model, enc):
-        """The parameter tree of ``model`` as shapes (``jax.eval_shape``: nothing computed), replicated."""
-        shapes = jax.eval_shape(lambda: init_params(model, enc, self.config.train, jax.random.key(0)))
-        replicated = NamedSharding(self.mesh, P())
-        return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), shapes)
+    def close(self) -> None:
+        self.writer.close()
+        for store in self._stores.values():
+            store.close()
 
 
 def _round_seed(seed: int, r: int) -> int:
@@ -239,4 +244,4 @@ def run(config, workdir) -> dict:
         full = full_data_reference(exp) if al.full_data_reference else None
         return write_outputs(exp, full)
     finally:
-        exp.writer.close()
+        exp.close()

@@ -15,13 +15,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
 KINDS = ("latest", "best")
+
+
+def abstract(make: Callable[[], Any], sharding: jax.sharding.Sharding) -> Any:
+    """The tree ``make()`` returns, as ``jax.ShapeDtypeStruct`` leaves placed with ``sharding``: what
+    to restore a checkpoint into, computed with ``jax.eval_shape`` (initialising a model for real
+    only to learn its shapes takes long on a CPU)."""
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), jax.eval_shape(make))
 
 
 class Series:

@@ -18,7 +18,7 @@ import jax
 import ml_collections
 
 from tapjax.common import sharding
-from tapjax.common.checkpoint import Checkpoints
+from tapjax.common.checkpoint import Checkpoints, abstract
 from tapjax.common.cli import InputError
 from tapjax.common.family import Ensemble, Family, stack_params
 from tapjax.common.optim import make_optimizer
@@ -63,16 +63,12 @@ def _check_same_model(workdirs: Sequence[str], configs: Sequence[ml_collections.
 
 
 def restore_params(checkpoints: Checkpoints, model: TAP, config: ml_collections.ConfigDict, kind: str = "best"):
-    """The model parameters of checkpoint ``kind`` of a run trained with ``config``, or None if there is none.
-
-    The checkpoint's tree is described abstractly (``jax.eval_shape``: initialising a
-    model for real only to learn its shapes takes long on a CPU).
-    """
+    """The model parameters of checkpoint ``kind`` of a run trained with ``config``, or None if there is
+    none (restored onto the first device, into the tree :func:`~tapjax.common.checkpoint.abstract` describes)."""
     tx = make_optimizer(config.optim)
     rng = jax.random.key(config.train.seed)
-    on_device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=on_device),
-                         jax.eval_shape(lambda: sharding.TrainState.create(model.init(rng), tx)))
+    state = abstract(lambda: sharding.TrainState.create(model.init(rng), tx),
+                     jax.sharding.SingleDeviceSharding(jax.devices()[0]))
     like = {"state": state, "epoch": 0, "step_in_epoch": 0,
             "rng": rng, "best_wer": 0.0, "bad_epochs": 0, "train_seconds": 0.0}
     restored = checkpoints.restore(kind, like)

@@ -16,10 +16,11 @@ import argparse
 import json
 import platform
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 
 import numpy as np
+
+from timing import timed
 
 from tapjax.tap import crohme, inkml, strokes
 from tapjax.common.paths import dataset_dir
@@ -47,12 +48,6 @@ def peer_load(data_dir) -> tuple[int, int]:
             strokes.preprocess(traces)
             loaded += 1
     return loaded, failed
-
-
-def timed(function, *args):
-    start = time.perf_counter()
-    result = function(*args)
-    return result, time.perf_counter() - start
 
 
 def main() -> None:

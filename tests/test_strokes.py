@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tapjax.tap.strokes import Settings, keep_mask, normalize, preprocess
+from tapjax.tap.strokes import MAX_POINTS, Settings, keep_mask, normalize, preprocess
 
 TWO_STROKES = [np.array([[0, 0], [0, 0], [2, 0], [2, 2]], float),
                np.array([[4, 2], [4, 4]], float)]
@@ -59,6 +59,21 @@ def test_keep_mask_matches_sequential_definition():
     for threshold in (0.0, 0.02, 0.05, 0.2):
         np.testing.assert_array_equal(keep_mask(points, strokes, threshold),
                                       _sequential_keep(points, strokes, threshold))
+
+
+def test_keep_mask_dense_stroke_thins_to_spaced_points():
+    """A pen resting in place (the case that was quadratic): every kept point is more than the
+    threshold from the previous kept one, and the kept count is what the spacing allows."""
+    points = np.stack([np.linspace(0, 10, 200_000), np.zeros(200_000)], axis=1)
+    keep = keep_mask(points, np.zeros(200_000, int), 0.05)
+    kept = points[keep]
+    assert np.all(np.diff(kept[:, 0]) > 0.05)
+    assert len(kept) == pytest.approx(10 / 0.05, abs=2)
+
+
+def test_expression_above_point_cap_is_refused():
+    with pytest.raises(ValueError, match="MAX_POINTS"):
+        preprocess([np.zeros((MAX_POINTS + 1, 2))])
 
 
 def test_settings_validation():

@@ -3,7 +3,9 @@
 from absl import app, flags
 
 from experiments import al_conll
+from tapjax.common.cli import flag_errors, parse_absl_flags
 
 if __name__ == "__main__":
-    flags.FLAGS.set_default("config", "experiments/configs/al_atis.py")
-    app.run(al_conll.main)
+    with flag_errors():
+        flags.FLAGS.set_default("config", "experiments/configs/al_atis.py")
+    app.run(al_conll.main, flags_parser=parse_absl_flags)

@@ -1,13 +1,21 @@
 """The crohme14 experiment: every config variant trains, and a small real run overfits 8 expressions
-(the session's shared ``overfit_run`` fixture, tests/conftest.py)."""
+(the session's shared ``overfit_run`` fixture, tests/conftest.py); a run resumes only under the
+same config, falls back to its best checkpoint when the latest is corrupt, and an unusable config
+or workdir is one error line before anything is written."""
 
+import hashlib
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
 from experiments.configs import crohme14
+from tapjax.common.cli import InputError
 from tapjax.tap import trainer
 from tapjax.tap.model import TAP
 from tapjax.common import sharding
@@ -56,3 +64,125 @@ def test_overfits_eight_real_expressions(overfit_run):
     lines = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert {"train", "valid"} <= {line["split"] for line in lines}
     assert list((workdir / "tensorboard").iterdir())
+
+
+def _tiny_config(data_root, epochs=1):
+    """A tiny model on 8 short real expressions, validated (greedily) on them after each epoch."""
+    config = crohme14.get_config("overfit")
+    config.data.root = str(data_root)
+    config.data.update(train_limit=8, train_max_points=200)
+    config.model.update(TINY_SIZES)
+    config.train.update(epochs=epochs, eval_every_epochs=1)
+    config.eval.update(max_len=5)
+    return config
+
+
+@pytest.fixture(scope="module")
+def tiny_run(data_root, tmp_path_factory):
+    """The workdir of a finished one-epoch run of :func:`_tiny_config` (checkpoints latest/1 and best/1)."""
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    trainer.train_and_evaluate(_tiny_config(data_root), str(workdir))
+    return workdir
+
+
+def _copy(run: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(run, tmp_path / "run"))
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _valid_steps(workdir: Path) -> list[int]:
+    lines = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    return [line["step"] for line in lines if line["split"] == "valid"]
+
+
+def _truncate_data(workdir: Path, kind: str) -> None:
+    """Cuts every array data file of the ``kind`` checkpoint (orbax's ``d/`` folders) to 100 bytes."""
+    files = [p for p in (workdir / "checkpoints" / kind).rglob("*") if p.is_file() and p.parent.name == "d"]
+    assert files
+    for path in files:
+        path.write_bytes(path.read_bytes()[:100])
+
+
+def test_resume_with_another_model_refuses_and_touches_nothing(data_root, tiny_run, tmp_path):
+    run = _copy(tiny_run, tmp_path)
+    before = _hashes(run)
+    config = _tiny_config(data_root)
+    config.model.tracker_hidden = 8
+    config.optim.learning_rate = 1e-3
+    with pytest.raises(InputError) as error:
+        trainer.train_and_evaluate(config, str(run))
+    assert "model.tracker_hidden (run: 4, now: 8), optim.learning_rate (run: 0.003, now: 0.001)" in str(error.value)
+    assert "\n" not in str(error.value)
+    assert _hashes(run) == before
+
+
+def test_resume_with_other_decoding_settings_keeps_the_run(data_root, tiny_run, tmp_path):
+    run = _copy(tiny_run, tmp_path)
+    config = _tiny_config(data_root)
+    config.eval.update(valid_beam=2, max_len=6)
+    config.train.update(patience=3, log_every=1)
+    results = trainer.train_and_evaluate(config, str(run))
+    assert results["steps"] == 1 and _valid_steps(run) == [1]  # resumed finished: nothing trained again
+    assert json.loads((run / "config.json").read_text())["eval"]["valid_beam"] == 2
+
+
+def test_truncated_latest_falls_back_to_best_and_the_run_finishes(data_root, tiny_run, tmp_path, capsys):
+    run = _copy(tiny_run, tmp_path)
+    _truncate_data(run, "latest")
+    results = trainer.train_and_evaluate(_tiny_config(data_root, epochs=2), str(run))
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "checkpoints/latest/1: unreadable" in warnings[0]
+    assert warnings[0].endswith("using checkpoints/best (step 1) instead")
+    assert results["epochs"] == 2 and results["steps"] == 2
+    assert _valid_steps(run) == [1, 2]  # the second epoch continued from best's, not from scratch
+
+
+def test_corrupt_latest_and_best_is_an_error(data_root, tiny_run, tmp_path):
+    run = _copy(tiny_run, tmp_path)
+    for kind in ("latest", "best"):
+        _truncate_data(run, kind)
+    with pytest.raises(InputError, match="no sound checkpoint: .*latest/1: unreadable.*; .*best/1: unreadable"):
+        trainer.train_and_evaluate(_tiny_config(data_root, epochs=2), str(run))
+    assert json.loads((run / "results.json").read_text())["epochs"] == 1  # not started over
+
+
+@pytest.mark.parametrize("problem", ["unknown test split", "missing data root", "init_from not a run",
+                                     "workdir is a file"])
+def test_unusable_config_is_refused_before_anything_is_written(data_root, tmp_path, problem):
+    config, workdir = _tiny_config(data_root), tmp_path / "run"
+    if problem == "unknown test split":
+        config.eval.test_sets, expected = ("test2014", "test2015"), "eval.test_sets: unknown split 'test2015'"
+    elif problem == "missing data root":
+        config.data.root, expected = str(tmp_path / "nodata"), "nodata/crohme not found"
+    elif problem == "init_from not a run":
+        config.train.init_from, expected = str(tmp_path), "train.init_from: not a training run"
+    else:
+        workdir.write_text("not a run")
+        expected = "run: not a directory"
+    before = _hashes(tmp_path)
+    with pytest.raises(InputError, match=expected):
+        trainer.train_and_evaluate(config, str(workdir))
+    assert _hashes(tmp_path) == before and (problem == "workdir is a file") == workdir.exists()
+
+
+OVERFIT = ["--config", "experiments/configs/crohme14.py:overfit"]
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--config.train.nosuchfield=1"],  # no --config: ml_collections applies it where the flag is defined
+     "error: --config.train.nosuchfield: no such config field 'nosuchfield'"),
+    (OVERFIT + ["--config.train.epoch=1"],  # applied when absl parses the flags
+     "error: --config.train.epoch: no such config field 'epoch' (Did you mean \"epochs\" instead of \"epoch\"?)"),
+    (OVERFIT + ["--config.eval.test_sets=test2015"], "error: eval.test_sets: unknown split 'test2015'"),
+])
+def test_command_line_errors_are_one_line_and_status_2(tmp_path, flags, expected):
+    workdir = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "experiments.crohme14", "--workdir", str(workdir), *flags],
+                          cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(expected) and len(done.stderr.strip().splitlines()) == 1
+    assert not workdir.exists()

@@ -16,6 +16,15 @@ last finished round without redoing or changing earlier selections. Each round's
 (:class:`tapjax.common.metric_writer.MetricWriter`, split ``{strategy}/seed{s}``, step = round).
 ``workdir/results.jsonl`` (one line per strategy × seed × round), ``summary.json`` and
 ``curves.png`` are rewritten from the round files.
+
+The config is checked before any work (:func:`validate`, the data loaded) and kept in
+``workdir/config.json`` (:mod:`tapjax.common.run_config`). A workdir resumes only under a
+config that differs from it in the fields of :data:`MAY_CHANGE` alone: which seeds,
+strategies and how many rounds to run (a round depends on its seed, its strategy and the
+earlier rounds, never on the other seeds or strategies), whether to train the full-data
+reference, the pool-scoring chunk size and where the data lives. A round whose checkpoint is
+corrupt is trained again, with a warning, when the next round needs its model: on its
+recorded labeled sentences with its seed, as it was trained before.
 """
 
 from __future__ import annotations
@@ -34,11 +43,32 @@ from tapjax.al import corpora, strategies, vocabulary
 from tapjax.al.curves import plot_curves
 from tapjax.al.learner import build_model, init_params, train
 from tapjax.al.vocabulary import Vocabs
-from tapjax.common import sharding
-from tapjax.common.checkpoint import Series, abstract
+from tapjax.common import run_config, sharding
+from tapjax.common.checkpoint import CorruptCheckpointError, Series, abstract
+from tapjax.common.cli import InputError, warn
 from tapjax.common.metric_writer import MetricWriter
 
 LOGGED = ("val_f1", "test_f1", "sentences", "words")  # per-round scalars of the metric writer
+# What may change when a run resumes (module docstring); everything else defines the run.
+MAY_CHANGE = ("al.seeds", "al.strategies", "al.rounds", "al.full_data_reference", "train.score_tokens", "data.root")
+
+
+def validate(config) -> None:
+    """Raises :class:`InputError` for an unknown strategy in ``al.strategies`` (the data are checked
+    when :class:`Experiment` loads them)."""
+    for name in config.al.strategies:
+        if name not in strategies.STRATEGIES:
+            raise InputError("al.strategies", f"unknown strategy {name!r}; known: {', '.join(strategies.STRATEGIES)}")
+
+
+def load_splits(data) -> dict[str, corpora.Tagged]:
+    """The dataset's splits (the first ``data.limit`` sentences of each, if set); an unknown,
+    missing or unreadable dataset is an :class:`InputError`."""
+    try:
+        splits = corpora.load(data.name, data.root or None)
+    except (ValueError, OSError) as error:
+        raise InputError("data", str(error)) from None
+    return {k: v.subset(range(min(data.limit, len(v)))) if data.limit else v for k, v in splits.items()}
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -84,15 +114,16 @@ class Experiment:
 
     def __init__(self, config, workdir):
         self.config, self.workdir = config, Path(workdir)
-        data = config.data
-        splits = corpora.load(data.name, data.root or None)
-        self.splits = {k: v.subset(range(min(data.limit, len(v)))) if data.limit else v for k, v in splits.items()}
+        self.splits = load_splits(config.data)
         self.train_set = self.splits["train"]
         self.words_total = self.train_set.num_words
         self.mesh = sharding.data_mesh()
         self.capacity = vocabulary.capacity(self.train_set.words)
-        self.writer = MetricWriter(self.workdir)
         self._stores: dict[Path, RoundStore] = {}
+
+    @functools.cached_property
+    def writer(self) -> MetricWriter:
+        return MetricWriter(self.workdir)
 
     def rounds(self, seed: int, strategy: str = "") -> RoundStore:
         """The store of a seed's start round (no ``strategy``) or of its ``strategy``'s rounds."""
@@ -124,17 +155,26 @@ class Experiment:
         self.writer.write(r, f"{strategy}/seed{seed}", {k: record[k] for k in LOGGED})
 
     def restore(self, store: RoundStore, r: int):
-        """Loads a finished round: its record and the model it trained (for the next selection)."""
+        """Loads a finished round: its record and the model it trained (for the next selection);
+        a corrupt checkpoint of it is replaced by the round trained again (with a warning)."""
         record = store.record(r)
         vocabs = self.vocabs(record["labeled"])
         model = build_model(self.config, vocabs, self.capacity)
         enc = vocabs.encode(self.train_set)
         like = abstract(lambda: init_params(model, enc, self.config.train, jax.random.key(0)),
                         NamedSharding(self.mesh, P()))  # replicated
-        return record, model, store.params.restore(like, r), enc
+        try:
+            params = store.params.restore(like, r)
+        except CorruptCheckpointError as error:
+            warn(f"{error}; training round {r} again on its {len(record['labeled'])} labeled sentences")
+            params, _ = self.fit(record["labeled"], _round_seed(record["seed"], r),
+                                 f"{record['strategy']} seed {record['seed']} round {r} again")
+            store.params.save(r, params)
+        return record, model, params, enc
 
     def close(self) -> None:
-        self.writer.close()
+        if "writer" in vars(self):  # opened (the cached property was read)
+            self.writer.close()
         for store in self._stores.values():
             store.close()
 
@@ -232,10 +272,14 @@ def write_outputs(exp: Experiment, full: dict | None) -> dict:
 
 
 def run(config, workdir) -> dict:
-    """Runs (or resumes) every strategy × seed × round of ``config`` and writes the outputs."""
+    """Runs (or resumes) every strategy × seed × round of ``config`` and writes the outputs;
+    an unusable config or workdir (module docstring) is an :class:`InputError` before any write."""
+    validate(config)
+    run_config.check_resume(workdir, config, MAY_CHANGE)
     exp = Experiment(config, workdir)
     al = config.al
     try:
+        run_config.save(workdir, config)
         with tqdm(total=len(al.seeds) * len(al.strategies) * al.rounds, desc="AL rounds") as bar:
             for seed in al.seeds:
                 for strategy in al.strategies:

@@ -62,35 +62,37 @@ def _check_same_model(workdirs: Sequence[str], configs: Sequence[ml_collections.
                                       + ", ".join(f"{k} ({first.get(k)} vs {other.get(k)})" for k in differ))
 
 
-def restore_params(checkpoints: Checkpoints, model: TAP, config: ml_collections.ConfigDict, kind: str = "best"):
-    """The model parameters of checkpoint ``kind`` of a run trained with ``config``, or None if there is
-    none (restored onto the first device, into the tree :func:`~tapjax.common.checkpoint.abstract` describes)."""
+def restore_params(checkpoints: Checkpoints, model: TAP, config: ml_collections.ConfigDict,
+                   kinds: Sequence[str] = ("best",)):
+    """The model parameters of the first sound checkpoint of ``kinds`` of a run trained with ``config``
+    (:meth:`~tapjax.common.checkpoint.Checkpoints.restore_first`), or None if there is none (restored
+    onto the first device, into the tree :func:`~tapjax.common.checkpoint.abstract` describes)."""
     tx = make_optimizer(config.optim)
     rng = jax.random.key(config.train.seed)
     state = abstract(lambda: sharding.TrainState.create(model.init(rng), tx),
                      jax.sharding.SingleDeviceSharding(jax.devices()[0]))
     like = {"state": state, "epoch": 0, "step_in_epoch": 0,
             "rng": rng, "best_wer": 0.0, "bad_epochs": 0, "train_seconds": 0.0}
-    restored = checkpoints.restore(kind, like)
+    restored = checkpoints.restore_first(kinds, like)
     return None if restored is None else restored["state"].params
 
 
 def _restore(workdir: str, model: TAP, config) -> Any:
-    """The best checkpoint's parameters (the latest's if there is no best)."""
+    """The best checkpoint's parameters (the latest's if there is no best, or, with a warning, if the
+    best is corrupt)."""
     if not (Path(workdir) / "checkpoints").is_dir():
         raise InputError(workdir, "no checkpoints/ folder (the run saved no checkpoint)")
     checkpoints = Checkpoints(workdir)
     try:
-        for kind in ("best", "latest"):
-            params = restore_params(checkpoints, model, config, kind)
-            if params is not None:
-                return params
+        params = restore_params(checkpoints, model, config, ("best", "latest"))
     except (ValueError, KeyError, TypeError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(workdir, f"the checkpoint does not match config.json ({first_line})") from None
     finally:
         checkpoints.close()
-    raise InputError(workdir, "no checkpoint saved yet (checkpoints/best and checkpoints/latest are empty)")
+    if params is None:
+        raise InputError(workdir, "no checkpoint saved yet (checkpoints/best and checkpoints/latest are empty)")
+    return params
 
 
 def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None) -> Runs:

@@ -6,7 +6,13 @@ One epoch is a pass over the length-bucketed training batches (order fixed by
 on the held-out part of train (never the test sets) by greedy decoding; the best
 checkpoint by validation WER is kept and training stops after ``patience`` epochs
 without improvement. At the end the best checkpoint is tested (beam ``eval.test_beam``)
-on CROHME 2014 and 2016 and ``workdir/results.json`` is written.
+on the ``eval.test_sets`` and ``workdir/results.json`` is written.
+
+The config is checked before any work (:func:`validate`). A workdir that holds a run resumes
+it from ``checkpoints/latest`` (``checkpoints/best`` if the latest is corrupt, with a warning)
+if the config defines the same run: only the fields of :data:`MAY_CHANGE` may differ from its
+``config.json`` (:mod:`tapjax.common.run_config`), which is then rewritten. Other changes are
+refused; ``train.init_from=RUN`` in a new workdir starts a run from another run's weights.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from tapjax.common import sharding
-from tapjax.common.checkpoint import Checkpoints
+from tapjax.common import run_config, sharding
+from tapjax.common.checkpoint import CheckpointMismatchError, Checkpoints, CorruptCheckpointError
+from tapjax.common.cli import InputError, warn
 from tapjax.common.metric_writer import MetricWriter
 from tapjax.common.optim import make_optimizer
+from tapjax.common.paths import dataset_dir
 from tapjax.tap import crohme, decoding
 from tapjax.tap.loss import tap_loss
 from tapjax.tap.model import TAP
@@ -32,8 +40,38 @@ from tapjax.tap.runs import restore_params
 from tapjax.tap.symbols import Vocab
 from tapjax.tap.weight_noise import weight_noise
 
+# What may change when a run resumes: decoding (validation/test beams, test sets, batch size),
+# how long and how patiently to train, logging and checkpointing frequency, where the data and
+# its cache live, the variant's name. Everything else defines the run (run_config module).
+MAY_CHANGE = ("eval", "train.epochs", "train.patience", "train.time_budget_s", "train.stop_at_wer",
+              "train.eval_every_epochs", "train.log_every", "train.checkpoint_every",
+              "data.root", "data.cache_dir", "variant")
 
 
+def validate(config: ml_collections.ConfigDict, workdir: str | Path) -> None:
+    """Raises :class:`InputError` for a config that cannot train: an unknown split in
+    ``eval.test_sets``, a missing data folder, a ``train.init_from`` (used by a new run) that is
+    not a run with a best checkpoint."""
+    for name in config.eval.test_sets:
+        if name not in crohme.SPLITS:
+            raise InputError("eval.test_sets", f"unknown split {name!r}; known: {', '.join(crohme.SPLITS)} "
+                                               "(several: --config.eval.test_sets=\"('test2014','test2016')\")")
+    _check_data(config)
+    source = Path(config.train.init_from)
+    starts = not (Path(workdir) / "checkpoints").exists()
+    if config.train.init_from and starts and not (source / "checkpoints" / "best").is_dir():
+        raise InputError(source, "train.init_from: not a training run with a best checkpoint")
+
+
+def _check_data(config: ml_collections.ConfigDict) -> None:
+    """The CROHME folders of the training split and the test sets must exist."""
+    try:
+        root = dataset_dir("crohme", config.data.root or None)
+    except FileNotFoundError as error:
+        raise InputError("data", str(error)) from None
+    for name in ("train", *config.eval.test_sets):
+        if not (root / crohme.FOLDERS[name]).is_dir():
+            raise InputError(root / crohme.FOLDERS[name], f"missing: the folder of the {name} split")
 
 
 def make_loss_fn(model: TAP, config: ml_collections.ConfigDict):
@@ -65,17 +103,33 @@ def load_data(config: ml_collections.ConfigDict):
 
 
 def _initial_record(model, config, tx, mesh, checkpoints: Checkpoints) -> dict:
+    """The run's latest record (its best if the latest is corrupt), or a new one: parameters
+    initialised from ``train.seed``, or from ``train.init_from``'s best checkpoint."""
     rng = jax.random.key(config.train.seed)
-    params = model.init(jax.random.fold_in(rng, 0))
-    if config.train.init_from:  # e.g. the weight-noise annealing stage, from a finished run's best
-        params = restore_params(Checkpoints(config.train.init_from), model, config)
-        if params is None:
-            raise FileNotFoundError(f"init_from {config.train.init_from}: no best checkpoint there")
-    state = sharding.replicate(sharding.TrainState.create(params, tx), mesh)
+    state = sharding.replicate(sharding.TrainState.create(model.init(jax.random.fold_in(rng, 0)), tx), mesh)
     record = {"state": state, "epoch": 0, "step_in_epoch": 0, "rng": rng, "best_wer": math.inf,
               "bad_epochs": 0, "train_seconds": 0.0}
-    restored = checkpoints.restore("latest", record)
-    return record if restored is None else _as_python(restored)
+    restored = checkpoints.restore_first(("latest", "best"), record)
+    if restored is not None:
+        return _as_python(restored)
+    if config.train.init_from:  # e.g. the weight-noise annealing stage, from a finished run's best
+        state = sharding.TrainState.create(_init_from(model, config), tx)
+        record["state"] = sharding.replicate(state, mesh)
+    return record
+
+
+def _init_from(model, config):
+    """The best parameters of the run ``train.init_from``."""
+    source = Checkpoints(config.train.init_from)
+    try:
+        params = restore_params(source, model, config)
+    except CheckpointMismatchError as error:
+        raise InputError(config.train.init_from, f"train.init_from: not a run of this model ({error})") from None
+    finally:
+        source.close()
+    if params is None:
+        raise InputError(config.train.init_from, "train.init_from: no best checkpoint there")
+    return params
 
 
 def _as_python(record: dict) -> dict:
@@ -124,9 +178,11 @@ def _timed(record: dict, start: float) -> dict:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains (resuming ``workdir`` if it holds a run), tests the best checkpoint, writes results.json."""
+    validate(config, workdir)
+    run_config.check_resume(workdir, config, MAY_CHANGE, hint="use another --workdir "
+                            "(--config.train.init_from=<this run> starts a new run from its best weights)")
+    run_config.save(workdir, config)
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
     model = TAP.from_config(config.model)
     vocab, train, valid = load_data(config)
     mesh = sharding.data_mesh()
@@ -134,8 +190,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     tx = make_optimizer(config.optim, steps_per_epoch=-(-len(train) // config.train.batch_size))
     step_fn = sharding.make_train_step(make_loss_fn(model, config), tx, mesh)
     checkpoints = Checkpoints(workdir)
-    writer = MetricWriter(workdir)
     record = _initial_record(model, config, tx, mesh, checkpoints)
+    writer = MetricWriter(workdir)
 
     while record["epoch"] < config.train.epochs and record["bad_epochs"] < config.train.patience:
         epoch_start = record["train_seconds"]
@@ -168,9 +224,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
 
 def test(model, config, vocab, train, checkpoints, record) -> dict:
-    """Scores the best checkpoint on the test sets (and on train for ``overfit``)."""
-    best = checkpoints.restore("best", record) or record
-    params = best["state"].params
+    """Scores the best checkpoint (the last state, with a warning, if it is corrupt) on the test
+    sets (and on train for ``overfit``)."""
+    try:
+        best = checkpoints.restore("best", record)
+    except CorruptCheckpointError as error:
+        warn(f"{error}; testing the last state instead")
+        best = None
+    params = (best or record)["state"].params
     results = {"device": str(jax.devices()[0].device_kind), "num_devices": jax.device_count(),
                "train_seconds": record["train_seconds"], "epochs": record["epoch"],
                "steps": int(record["state"].step), "best_valid_wer": record["best_wer"]}

@@ -1,4 +1,4 @@
-"""CROHME dataset assembly: train / valid / test2014 / test2016 splits.
+"""CROHME dataset assembly: train / valid / test2014 / test2016 / test2013 splits.
 
 =========  =============================  ==========================================
 split      source (under the data root)   captions
@@ -8,13 +8,18 @@ valid      seeded ``valid_fraction`` of   standard ``tap/train_caption.txt``
            crohme/TrainINKML
 test2014   crohme/TestEM2014GT            standard ``tap/test_caption.txt``
 test2016   crohme/TEST2016_INKML_GT       :func:`tapjax.tap.latex.tokenize` of the truth
+test2013   crohme/TestINKMLGT_2013        :func:`tapjax.tap.latex.tokenize` of the truth
 =========  =============================  ==========================================
 
 The validation split is held out of the training folder (the test sets must
-not pick models). Each folder is read once (InkML parse, preprocessing,
-alignment; ``workers`` processes) and cached as one ``.npz``
-(:mod:`tapjax.common.array_cache`); unreadable files are skipped and listed in
-:attr:`Split.skipped`, never aborting the load.
+not pick models). :func:`load_path` reads any other folder of InkML files
+(captions by tokenize). Each folder is read once (InkML parse, caption,
+preprocessing, alignment; ``workers`` processes) and cached as one ``.npz``
+(:mod:`tapjax.common.array_cache`). A file that fails at any stage is skipped
+and listed in :attr:`Split.skipped` with a reason naming the stage
+(``read: ...``, ``tokenize: ...``, ``features: ...``, ``align: ...``), never
+aborting the load; a file read despite malformed XML is listed in
+:attr:`Split.warnings`.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ from tapjax.tap import alignment, inkml, latex, strokes
 from tapjax.common import array_cache
 from tapjax.common.paths import dataset_dir
 
-FOLDERS = {"train": "TrainINKML", "valid": "TrainINKML",
-           "test2014": "TestEM2014GT", "test2016": "TEST2016_INKML_GT"}
+FOLDERS = {"train": "TrainINKML", "valid": "TrainINKML", "test2014": "TestEM2014GT",
+           "test2016": "TEST2016_INKML_GT", "test2013": "TestINKMLGT_2013"}
 SPLITS = tuple(FOLDERS)
 CAPTIONS = {"TrainINKML": "tap/train_caption.txt", "TestEM2014GT": "tap/test_caption.txt"}
 # The modules whose code shapes the cached arrays (part of the cache key).
@@ -48,7 +53,9 @@ class Split:
     ``point_strokes[i]`` int32 ``[N_i]`` the stroke of each point, ``tokens[i]`` the
     caption (without ``<eol>``), ``token_strokes[i][t]`` the strokes drawn for token
     ``t`` (empty for structure tokens), ``truths[i]`` the InkML truth LaTeX.
-    ``skipped`` lists ``(path, reason)`` of the unreadable files of the folder.
+    ``skipped`` lists ``(path, reason)`` of the files of the folder that failed,
+    ``warnings`` ``(path, message)`` of those read despite a problem (see
+    :attr:`tapjax.tap.inkml.Ink.warnings`).
     """
 
     name: str
@@ -60,16 +67,18 @@ class Split:
     token_strokes: list[list[list[int]]]
     stroke_count: list[int]
     skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    warnings: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def take(self, indices: Sequence[int], name: str | None = None) -> "Split":
-        """The expressions at ``indices`` (in that order), with the same ``skipped``."""
+        """The expressions at ``indices`` (in that order), same ``skipped`` and ``warnings``."""
         fields = ("keys", "truths", "features", "point_strokes", "tokens", "token_strokes",
                   "stroke_count")
         picked = {f: [getattr(self, f)[int(i)] for i in indices] for f in fields}
-        return Split(name or self.name, skipped=list(self.skipped), **picked)
+        return Split(name or self.name, skipped=list(self.skipped), warnings=list(self.warnings),
+                     **picked)
 
 
 def subset(split: Split, n: int) -> Split:
@@ -87,16 +96,47 @@ def read_captions(path: Path) -> dict[str, list[str]]:
     return captions
 
 
-def _read_example(path: Path, caption: list[str] | None, settings: strokes.Settings):
-    """One expression as a tuple of Split fields, or its :class:`InkMLError`."""
+@dataclasses.dataclass(frozen=True)
+class _Result:
+    """What reading one file gave: its Split fields, or the reason it was skipped; its warnings."""
+
+    path: str
+    example: tuple | None = None
+    skipped: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _caption(ink: inkml.Ink, caption: list[str] | None) -> list[str]:
+    """The standard caption if there is one, else the tokenized truth."""
+    if caption is not None:
+        return caption
+    if not ink.truth:
+        raise ValueError("no truth annotation")
+    return latex.tokenize(ink.truth)
+
+
+def _describe(error: Exception) -> str:
+    """An error as a skip reason: the problem, with the error type unless it is an expected one."""
+    if isinstance(error, inkml.InkMLError):
+        return error.problem
+    return str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+
+
+def _read_example(path: Path, caption: list[str] | None, settings: strokes.Settings) -> _Result:
+    """One expression as a tuple of Split fields, or the reason naming the stage that failed."""
+    stage, warnings = "read", ()
     try:
         ink = inkml.read_inkml(path)
-    except inkml.InkMLError as error:
-        return error
-    tokens = caption if caption is not None else latex.tokenize(ink.truth)
-    features, point_strokes = strokes.preprocess(ink.traces, settings)
-    return (ink.key, ink.truth, features, point_strokes, tokens,
-            alignment.align(tokens, ink), len(ink.traces))
+        stage, warnings = "tokenize", ink.warnings
+        tokens = _caption(ink, caption)
+        stage = "features"
+        features, point_strokes = strokes.preprocess(ink.traces, settings)
+        stage = "align"
+        token_strokes = alignment.align(tokens, ink)
+    except Exception as error:  # any failure skips the file, never the load
+        return _Result(str(path), skipped=f"{stage}: {_describe(error)}", warnings=warnings)
+    example = (ink.key, ink.truth, features, point_strokes, tokens, token_strokes, len(ink.traces))
+    return _Result(str(path), example, warnings=warnings)
 
 
 def _start_method() -> str:
@@ -105,7 +145,7 @@ def _start_method() -> str:
     return "fork" if safe else "spawn"
 
 
-def _read_all(paths, captions, settings, workers: int) -> list:
+def _read_all(paths, captions, settings, workers: int) -> list[_Result]:
     jobs = [(p, captions.get(p.name.removesuffix(".inkml")), settings) for p in paths]
     if workers <= 1:
         return [_read_example(*job) for job in jobs]
@@ -126,6 +166,7 @@ def _to_arrays(split: Split) -> dict[str, np.ndarray]:
                                    for ts in split.token_strokes], dtype=str),
         "stroke_count": np.array(split.stroke_count, dtype=np.int32),
         "skipped": np.array([f"{p}\t{r}" for p, r in split.skipped], dtype=str),
+        "warnings": np.array([f"{p}\t{w}" for p, w in split.warnings], dtype=str),
     }
 
 
@@ -145,7 +186,32 @@ def _from_arrays(name: str, a: dict[str, np.ndarray]) -> Split:
         token_strokes=[_decode_token_strokes(str(s), len(t))
                        for s, t in zip(a["token_strokes"], tokens)],
         stroke_count=a["stroke_count"].tolist(),
-        skipped=[tuple(str(s).split("\t", 1)) for s in a["skipped"]])
+        skipped=[tuple(str(s).split("\t", 1)) for s in a["skipped"]],
+        warnings=[tuple(str(w).split("\t", 1)) for w in a["warnings"]])
+
+
+def _assemble(name: str, results: list[_Result]) -> Split:
+    """The Split of the files read, with the skipped files and the warnings."""
+    examples = [r.example for r in results if r.example is not None]
+    return Split(name, *map(list, zip(*examples)) if examples else [[]] * 7,
+                 skipped=[(r.path, r.skipped) for r in results if r.skipped is not None],
+                 warnings=[(r.path, w) for r in results for w in r.warnings])
+
+
+def _load(name: str, paths: list[Path], root: Path, caption_file: Path | None, cache_dir,
+          settings: strokes.Settings | None, workers: int) -> Split:
+    """``paths`` read, or taken from the cache entry keyed by their fingerprint under ``root``."""
+    settings = settings or strokes.Settings()
+    inputs = paths + ([caption_file] if caption_file else [])
+    key = array_cache.cache_key(array_cache.file_fingerprint(inputs, root),
+                                dataclasses.asdict(settings), _CODE)
+    entry = array_cache.cache_dir(cache_dir) / f"crohme-{name}-{key}.npz"
+    if (arrays := array_cache.load(entry)) is not None:
+        return _from_arrays(name, arrays)
+    captions = read_captions(caption_file) if caption_file else {}
+    split = _assemble(name, _read_all(paths, captions, settings, workers))
+    array_cache.save(entry, _to_arrays(split))
+    return split
 
 
 def load_folder(folder: str, data_dir=None, cache_dir=None,
@@ -156,23 +222,24 @@ def load_folder(folder: str, data_dir=None, cache_dir=None,
     once JAX is imported (forking its threads is unsafe): a script that imports JAX
     before calling this needs the usual ``if __name__ == "__main__":`` guard.
     """
-    settings = settings or strokes.Settings()
     crohme = dataset_dir("crohme", data_dir)
-    paths = inkml.inkml_files(crohme / folder)
     caption_file = crohme / CAPTIONS[folder] if folder in CAPTIONS else None
-    inputs = paths + ([caption_file] if caption_file else [])
-    key = array_cache.cache_key(array_cache.file_fingerprint(inputs, crohme),
-                          dataclasses.asdict(settings), _CODE)
-    entry = array_cache.cache_dir(cache_dir) / f"crohme-{folder}-{key}.npz"
-    if (arrays := array_cache.load(entry)) is not None:
-        return _from_arrays(folder, arrays)
-    captions = read_captions(caption_file) if caption_file else {}
-    results = _read_all(paths, captions, settings, workers)
-    examples = [r for r in results if not isinstance(r, inkml.InkMLError)]
-    split = Split(folder, *map(list, zip(*examples)) if examples else [[]] * 7,
-                  skipped=[(e.path, e.problem) for e in results if isinstance(e, inkml.InkMLError)])
-    array_cache.save(entry, _to_arrays(split))
-    return split
+    return _load(folder, inkml.inkml_files(crohme / folder), crohme, caption_file, cache_dir,
+                 settings, workers)
+
+
+def load_path(folder: str | Path, cache_dir=None, settings: strokes.Settings | None = None,
+              workers: int = 2) -> Split:
+    """Every readable expression of the ``.inkml`` files under any ``folder`` (recursively),
+    captions by :func:`tapjax.tap.latex.tokenize` of the truths; cached like :func:`load_folder`
+    (whose notes on ``workers`` apply). The Split is named after the folder.
+    """
+    folder = Path(folder).resolve()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"InkML folder {folder} not found")
+    # Fingerprinted by absolute path: two copies of a folder never share a cache entry.
+    return _load(folder.name, inkml.inkml_files(folder), Path(folder.anchor), None, cache_dir,
+                 settings, workers)
 
 
 def valid_indices(n: int, valid_fraction: float, seed: int) -> np.ndarray:

@@ -14,13 +14,17 @@ braces, one token per symbol. :func:`tokenize` does that in three steps:
    ``\\frac``, ``\\sqrt`` with their arguments (braced or single tokens).
 3. :func:`serialize` writes the tree back canonically, with braces only
    around arguments.
+
+Parsing and serializing are written as recursions but run on an explicit stack
+(:func:`_run`), so any nesting depth (a truth of 5,000 nested braces) gives
+tokens, never a ``RecursionError``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Union
+from typing import Generator, Union
 
 # "ABOVE" is the root-index operator of some CROHME 2014 truths (\sqrt {x} ABOVE {3});
 # "\lt"/"\gt" are also written glued to the next letter ("M\ltN").
@@ -90,7 +94,29 @@ class Command:
 Node = Union[str, Group, Command]
 
 
+def _run(call: Generator) -> object:
+    """The result of a generator-coded recursion, run on an explicit stack.
+
+    Each generator yields the generator of a sub-call and is sent back its result;
+    its ``return`` value is the result of the call.
+    """
+    stack, value = [call], None
+    while True:
+        try:
+            sub_call = stack[-1].send(value)
+        except StopIteration as done:
+            stack.pop()
+            if not stack:
+                return done.value
+            value = done.value
+        else:
+            stack.append(sub_call)
+            value = None
+
+
 class _Parser:
+    """Recursive descent over the raw tokens; each rule is a generator run by :func:`_run`."""
+
     def __init__(self, tokens: list[str]):
         self.tokens = tokens
         self.pos = 0
@@ -98,7 +124,7 @@ class _Parser:
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
 
-    def group(self, closing: str | None) -> Group:
+    def group(self, closing: str | None) -> Generator:
         """Nodes up to ``closing`` (consumed) or the end; an unmatched ``}`` is dropped."""
         nodes = []
         while (token := self.peek()) is not None:
@@ -108,39 +134,41 @@ class _Parser:
             if token == "}" and closing is None:
                 self.pos += 1
                 continue
-            nodes.append(self.node())
+            nodes.append((yield self.node()))
         return Group(nodes)
 
-    def node(self) -> Node:
+    def node(self) -> Generator:
         token = self.tokens[self.pos]
         self.pos += 1
         if token == "{":
-            return self.group("}")
+            return (yield self.group("}"))
         if token in FONT_COMMANDS:
-            return self.argument()
+            return (yield self.argument())
         if token in ARITY:
             optional = None
             if token == r"\sqrt" and self.peek() == "[":
                 self.pos += 1
-                optional = self.group("]")
-            command = Command(token, [self.argument() for _ in range(ARITY[token])], optional)
+                optional = yield self.group("]")
+            command = Command(token, [], optional)
+            for _ in range(ARITY[token]):
+                command.args.append((yield self.argument()))
             if token == r"\sqrt" and self.peek() == "ABOVE":
                 self.pos += 1
-                command.optional = self.argument()
+                command.optional = yield self.argument()
             return command
         return token
 
-    def argument(self) -> Group:
+    def argument(self) -> Generator:
         """A braced group, or the single next node."""
         if self.peek() is None:
             return Group([])
-        node = self.node()
+        node = yield self.node()
         return node if isinstance(node, Group) else Group([node])
 
 
 def parse(tokens: list[str]) -> Group:
     """The tree of a raw token list (see the module docstring)."""
-    return _Parser(tokens).group(None)
+    return _run(_Parser(tokens).group(None))
 
 
 def _is_script(node: Node, name: str) -> bool:
@@ -159,15 +187,23 @@ def _script_order(nodes: list[Node]) -> list[Node]:
 
 def serialize(node: Node) -> list[str]:
     """Canonical token sequence of a tree: braces only around structure arguments."""
+    return _run(_serialize(node))
+
+
+def _serialize(node: Node) -> Generator:
+    """:func:`serialize` as a generator-coded recursion (see :func:`_run`)."""
     if isinstance(node, str):
         return [node]
+    out = []
     if isinstance(node, Group):
-        return [t for child in _script_order(node.nodes) for t in serialize(child)]
-    out = [node.name]
+        for child in _script_order(node.nodes):
+            out += yield _serialize(child)
+        return out
+    out.append(node.name)
     if node.optional is not None:
-        out += ["[", *serialize(node.optional), "]"]
+        out += ["[", *(yield _serialize(node.optional)), "]"]
     for arg in node.args:
-        out += ["{", *serialize(arg), "}"]
+        out += ["{", *(yield _serialize(arg)), "}"]
     return out
 
 

@@ -3,11 +3,21 @@
 Usage::
 
     python -m tapjax.tap.stats [--data_dir D] [--cache_dir C] [--json] [--show N]
+    python -m tapjax.tap.stats --folder PATH [--folder PATH2 ...] [--cache_dir C] [--json]
+
+Every folder report gives the files loaded, each skipped file with its reason,
+each warning (a file read despite malformed XML) and the full-alignment rate, overall
+and per sub-folder: the share of expressions whose token-to-stroke alignment explains
+the whole caption (:func:`tapjax.tap.alignment.fully_aligned`). ``--folder`` reports
+only the given folders (any path; captions by :func:`tapjax.tap.latex.tokenize`).
 
 Caption agreement: how many CROHME 2014 truths :func:`tapjax.tap.latex.tokenize`
 turns into exactly the standard caption. Alignment agreement: how many training
 expressions get exactly the reference token-to-stroke alignment
-(``crohme/tap/on-align-train.tar.gz``). With ``--json`` the last line of the
+(``crohme/tap/on-align-train.tar.gz``), overall and among the expressions the reference
+aligns fully. The reference matched symbols by id name, so on files whose fraction
+bars, minus signs and roots share ids it leaves symbols without strokes or swaps
+them; :mod:`tapjax.tap.alignment` follows the references and disagrees there. With ``--json`` the last line of the
 output is one JSON object holding every figure and the differing keys.
 """
 
@@ -16,13 +26,14 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+from pathlib import Path
 
-from tapjax.tap import alignment, crohme, latex
+from tapjax.tap import alignment, crohme, inkml, latex
 from tapjax.common.paths import dataset_dir
 from tapjax.tap.symbols import Vocab
 
 FOLDER_NAMES = {"train2014": "TrainINKML", "test2014": "TestEM2014GT",
-                "test2016": "TEST2016_INKML_GT"}
+                "test2016": "TEST2016_INKML_GT", "test2013": "TestINKMLGT_2013"}
 CAPTION_SETS = {"train": "train2014", "test": "test2014"}
 ALIGN_TAR = "tap/on-align-train.tar.gz"
 
@@ -38,18 +49,44 @@ def caption_agreement(split: crohme.Split) -> dict:
 
 
 def alignment_agreement(split: crohme.Split, reference: dict) -> dict:
-    """Share of expressions whose token strokes equal the reference alignment."""
+    """Share of expressions whose token strokes equal the reference alignment, overall and
+    where the reference aligns the whole caption."""
     ours = dict(zip(split.keys, zip(split.tokens, split.token_strokes)))
+    strokes = dict(zip(split.keys, split.stroke_count))
     common = sorted(set(ours) & set(reference))
     differing = [k for k in common
                  if (ours[k][0], ours[k][1]) != (reference[k][0], reference[k][1])]
+    reference_full = {k for k in common if alignment.fully_aligned(*reference[k], strokes[k])}
     return {"total": len(common), "identical": len(common) - len(differing),
-            "agreement": 1 - len(differing) / max(len(common), 1), "differing": differing}
+            "agreement": 1 - len(differing) / max(len(common), 1), "differing": differing,
+            "reference_full": len(reference_full),
+            "agreement_where_reference_full":
+                1 - len(reference_full.intersection(differing)) / max(len(reference_full), 1)}
 
 
-def out_of_vocabulary(token_lists, vocab: Vocab) -> dict[str, int]:
-    """Count of each out-of-vocabulary token."""
-    return dict(collections.Counter(t for tokens in token_lists for t in vocab.unknown(tokens)))
+def full_alignment(split: crohme.Split, folder: Path) -> dict:
+    """The share of fully aligned expressions (:func:`alignment.fully_aligned`) of ``split``,
+    read from ``folder``: ``{"rate", "by_subfolder": {sub-folder: {"n", "rate"}}}``."""
+    where = {p.name.removesuffix(".inkml"): str(p.parent.relative_to(folder)) for p in inkml.inkml_files(folder)}
+    full = collections.defaultdict(list)
+    for key, tokens, token_strokes, count in zip(split.keys, split.tokens, split.token_strokes,
+                                                 split.stroke_count):
+        full[where.get(key, ".")].append(alignment.fully_aligned(tokens, token_strokes, count))
+    rate = sum(map(sum, full.values())) / max(len(split), 1)
+    return {"rate": rate, "by_subfolder": {sub: {"n": len(ok), "rate": sum(ok) / len(ok)}
+                                           for sub, ok in sorted(full.items())}}
+
+
+def folder_report(split: crohme.Split, folder: Path) -> dict:
+    """Files loaded, ``(path, reason)`` of each skipped file, ``(path, message)`` of warnings,
+    the :func:`full_alignment` rates."""
+    return {"loaded": len(split), "skipped": split.skipped, "warnings": split.warnings,
+            "full_alignment": full_alignment(split, folder)}
+
+
+def folders_report(folders, cache_dir=None) -> dict:
+    """The :func:`folder_report` of each folder (any path), keyed by the path as given."""
+    return {"folders": {str(f): folder_report(crohme.load_path(f, cache_dir), Path(f)) for f in folders}}
 
 
 def report(data_dir=None, cache_dir=None) -> dict:
@@ -59,24 +96,36 @@ def report(data_dir=None, cache_dir=None) -> dict:
                for name, folder in FOLDER_NAMES.items()}
     reference = alignment.read_align_tar(dataset_dir("crohme", data_dir) / ALIGN_TAR)
     splits = {s: len(crohme.load_split(s, data_dir, cache_dir)) for s in ("train", "valid")}
-    splits.update(test2014=len(folders["test2014"]), test2016=len(folders["test2016"]))
+    splits.update({name: len(folders[name]) for name in ("test2014", "test2016", "test2013")})
+    crohme_dir = dataset_dir("crohme", data_dir)
     return {
-        "folders": {name: {"loaded": len(s), "skipped": s.skipped} for name, s in folders.items()},
+        "folders": {name: folder_report(s, crohme_dir / FOLDER_NAMES[name]) for name, s in folders.items()},
         "splits": splits,
         "vocab_size": len(vocab),
         "caption_agreement": {c: caption_agreement(folders[f]) for c, f in CAPTION_SETS.items()},
         "alignment_agreement": alignment_agreement(folders["train2014"], reference),
-        "oov": {name: out_of_vocabulary(s.tokens, vocab) for name, s in folders.items()},
-        "tokenizer_oov": {name: out_of_vocabulary(map(latex.tokenize, s.truths), vocab)
+        "oov": {name: vocab.unknown_counts(s.tokens) for name, s in folders.items()},
+        "tokenizer_oov": {name: vocab.unknown_counts(map(latex.tokenize, s.truths))
                           for name, s in folders.items()},
     }
 
 
-def _print_summary(stats: dict, show: int) -> None:
+def _print_folders(stats: dict) -> None:
     for name, folder in stats["folders"].items():
-        print(f"{name}: loaded {folder['loaded']}, skipped {len(folder['skipped'])}")
+        full = folder["full_alignment"]
+        print(f"{name}: loaded {folder['loaded']}, skipped {len(folder['skipped'])}, "
+              f"warnings {len(folder['warnings'])}, fully aligned {full['rate']:.4f}")
+        if len(full["by_subfolder"]) > 1:
+            print("  fully aligned by sub-folder: " + ", ".join(
+                f"{sub} {f['rate']:.4f} (n={f['n']})" for sub, f in full["by_subfolder"].items()))
         for path, reason in folder["skipped"]:
             print(f"  skipped {path}: {reason}")
+        for path, message in folder["warnings"]:
+            print(f"  warning {path}: {message}")
+
+
+def _print_summary(stats: dict, show: int) -> None:
+    _print_folders(stats)
     print("splits:", stats["splits"])
     for name, agreement in stats["caption_agreement"].items():
         print(f"caption agreement {name}: {agreement['agreement']:.4f} "
@@ -86,7 +135,8 @@ def _print_summary(stats: dict, show: int) -> None:
             print(f"  {key}\n    truth    {truth}\n    ours     {ours}\n    standard {standard}")
     agreement = stats["alignment_agreement"]
     print(f"alignment agreement: {agreement['agreement']:.4f} "
-          f"({agreement['identical']}/{agreement['total']})")
+          f"({agreement['identical']}/{agreement['total']}); where the reference is full "
+          f"({agreement['reference_full']}): {agreement['agreement_where_reference_full']:.4f}")
     print("out-of-vocabulary tokens (tokens used):", stats["oov"])
     print("out-of-vocabulary tokens (tokenizer on truths):", stats["tokenizer_oov"])
 
@@ -99,9 +149,18 @@ def main(argv=None) -> None:
                         help="cache (default $TAPJAX_CACHE or ~/.cache/tapjax)")
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     parser.add_argument("--show", type=int, default=10, help="differing captions to print per set")
+    parser.add_argument("--folder", action="append", default=[], metavar="PATH",
+                        help="report only this folder of InkML files (any path); repeatable")
     args = parser.parse_args(argv)
-    stats = report(args.data_dir, args.cache_dir)
-    _print_summary(stats, args.show)
+    for folder in args.folder:
+        if not Path(folder).is_dir():
+            parser.error(f"--folder {folder}: not a folder")
+    if args.folder:
+        stats = folders_report(args.folder, args.cache_dir)
+        _print_folders(stats)
+    else:
+        stats = report(args.data_dir, args.cache_dir)
+        _print_summary(stats, args.show)
     if args.json:
         print(json.dumps(stats, separators=(",", ":")))
 

@@ -6,6 +6,7 @@ every caption.
 
 from __future__ import annotations
 
+import collections
 import os
 from pathlib import Path
 from typing import Iterable
@@ -68,3 +69,7 @@ class Vocab:
     def unknown(self, tokens: Iterable[str]) -> list[str]:
         """The tokens of ``tokens`` that are not in the vocabulary (in order, repeated)."""
         return [t for t in tokens if t not in self.ids]
+
+    def unknown_counts(self, token_lists: Iterable[Iterable[str]]) -> dict[str, int]:
+        """How often each out-of-vocabulary token occurs in ``token_lists``."""
+        return dict(collections.Counter(t for tokens in token_lists for t in self.unknown(tokens)))

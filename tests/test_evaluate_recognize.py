@@ -11,7 +11,7 @@ import struct
 import numpy as np
 import pytest
 
-from tapjax.tap import evaluate, recognize, runs, trainer
+from tapjax.tap import crohme, evaluate, recognize, runs, trainer
 from tapjax.tap.attention_plot import plot_attention
 
 SUMMARY_KEYS = {"split", "n", "wer", "exprate", "le1", "le2", "le3", "beam", "devices", "seconds", "per_stroke_count"}
@@ -91,6 +91,46 @@ def test_recognize_files_returns_the_attention_of_each_symbol(overfit_run, overf
     np.testing.assert_allclose(result.alpha[:, ::4].sum(axis=1), 1.0, rtol=1e-4)
     assert result.beta.shape == (steps,) and ((result.beta >= 0) & (result.beta <= 1)).all()
     assert sum(bool(ax.get_title()) for ax in plot_attention(result).axes) == steps
+
+
+def _without_truth(path, tmp_path):
+    """A copy of the InkML file ``path`` with its truth annotation (and truth MathML) removed."""
+    text = path.read_text()
+    start = text.index('<annotation type="truth">')
+    text = text[:start] + text[text.index("</annotation>", start) + len("</annotation>"):]
+    if '<annotationXML type="truth"' in text:
+        start = text.index('<annotationXML type="truth"')
+        text = text[:start] + text[text.index("</annotationXML>", start) + len("</annotationXML>"):]
+    copy = tmp_path / f"untruthed_{path.name}"
+    copy.write_text(text)
+    return copy
+
+
+def test_recognize_reads_ink_without_a_truth_and_reports_each_bad_file(overfit_run, overfit_expression, tmp_path,
+                                                                       capsys):
+    workdir, _ = overfit_run
+    path, caption = overfit_expression
+    untruthed = _without_truth(path, tmp_path)
+    assert 'type="truth"' not in untruthed.read_text().split("<trace", 1)[0]  # no truth, no truth MathML
+    assert recognize.main([str(untruthed), "--checkpoint", str(workdir), "--beam", "1"]) == 0
+    assert capsys.readouterr().out == f"{untruthed}\t{caption}\n"
+
+    bad = tmp_path / "bad.inkml"
+    bad.write_text("just some notes\n")
+    assert recognize.main([str(bad), str(untruthed), "--checkpoint", str(workdir), "--beam", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == f"{untruthed}\t{caption}\n"  # the good file is still recognised
+    assert err.startswith(f"error: {bad}: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_evaluate_scores_a_reference_outside_the_vocabulary_as_an_error(overfit_run, data_root):
+    loaded = runs.load_runs([overfit_run[0]])
+    split = crohme.load_split("test2014", data_root).take(range(3))
+    split.tokens[1] = split.tokens[1] + ["\\aleph"]
+    summary, predictions = evaluate.evaluate(loaded, split, beam=1)
+    assert summary["n"] == 3 and summary["oov_references"] == {"expressions": 1, "symbols": {"\\aleph": 1}}
+    assert predictions[1]["errors"] >= 1 and predictions[1]["reference"].endswith("\\aleph")
+    assert "outside the vocabulary" in evaluate.format_table(summary)
 
 
 @pytest.mark.parametrize("content, problem", [

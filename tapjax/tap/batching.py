@@ -19,6 +19,10 @@ Batch arrays (numpy):
 - ``align`` uint8 ``[B, T, N]``: 1 iff point ``n`` belongs to a stroke drawn for token ``t``
 - ``index`` int32 ``[B]``: the row of the expression in the split, -1 for padding
 
+With ``targets=False`` (decoding) a batch holds only ``features``, ``feature_mask`` and
+``index``: the captions are not encoded, so a reference with a symbol outside the
+vocabulary is decoded and scored like any other.
+
 The order is a pure function of ``(seed, epoch)``, so a resumed run sees the
 same batches; ``shuffle=False`` keeps the split order (evaluation).
 """
@@ -97,36 +101,48 @@ def _encode(split: Split, vocab: Vocab, i: int) -> list[int]:
 
 
 def make_batch(split: Split, vocab: Vocab, rows: Sequence[int], batch_size: int,
-               n_points: int, n_tokens: int) -> dict[str, np.ndarray]:
-    """The padded arrays of one batch (see the module docstring).
+               n_points: int, n_tokens: int, targets: bool = True) -> dict[str, np.ndarray]:
+    """The padded arrays of one batch (see the module docstring; ``targets=False``: inputs only).
 
     Rows past ``len(rows)`` are dummies (index -1, zero masks).
     """
     batch = {
         "features": np.zeros((batch_size, n_points, NUM_FEATURES), np.float32),
         "feature_mask": np.zeros((batch_size, n_points), np.float32),
-        "tokens": np.zeros((batch_size, n_tokens), np.int32),
-        "token_mask": np.zeros((batch_size, n_tokens), np.float32),
-        "align": np.zeros((batch_size, n_tokens, n_points), np.uint8),
         "index": np.full(batch_size, -1, np.int32),
     }
     for b, i in enumerate(rows):
-        features, ids = split.features[i], _encode(split, vocab, i)
-        n, t = len(features), len(ids)
-        batch["features"][b, :n] = features
+        n = len(split.features[i])
+        batch["features"][b, :n] = split.features[i]
         batch["feature_mask"][b, :n] = 1
-        batch["tokens"][b, :t] = ids
-        batch["token_mask"][b, :t] = 1
-        batch["align"][b, :t - 1, :n] = _align_matrix(
-            split.token_strokes[i], split.point_strokes[i], split.stroke_count[i])
         batch["index"][b] = i
+    if targets:
+        batch.update(_targets(split, vocab, rows, batch_size, n_points, n_tokens))
     return batch
+
+
+def _targets(split: Split, vocab: Vocab, rows: Sequence[int], batch_size: int,
+             n_points: int, n_tokens: int) -> dict[str, np.ndarray]:
+    """``tokens``, ``token_mask`` and ``align`` of a batch (see the module docstring)."""
+    out = {
+        "tokens": np.zeros((batch_size, n_tokens), np.int32),
+        "token_mask": np.zeros((batch_size, n_tokens), np.float32),
+        "align": np.zeros((batch_size, n_tokens, n_points), np.uint8),
+    }
+    for b, i in enumerate(rows):
+        ids = _encode(split, vocab, i)
+        t = len(ids)
+        out["tokens"][b, :t] = ids
+        out["token_mask"][b, :t] = 1
+        out["align"][b, :t - 1, :len(split.features[i])] = _align_matrix(
+            split.token_strokes[i], split.point_strokes[i], split.stroke_count[i])
+    return out
 
 
 def batches(split: Split, vocab: Vocab, batch_size: int, *, buckets: Sequence[int] | None = None,
             point_multiple: int, token_buckets: Sequence[int] | None = None, shuffle: bool = True, seed: int = 0,
             epoch: int = 0, num_devices: int = 1, max_tokens: int | None = None,
-            drop_remainder: bool = False) -> Iterator[dict[str, np.ndarray]]:
+            drop_remainder: bool = False, targets: bool = True) -> Iterator[dict[str, np.ndarray]]:
     """Padded batches over ``split`` (see the module docstring).
 
     ``buckets``: the padded point lengths (default :func:`bucket_lengths` of the split, multiples
@@ -156,4 +172,4 @@ def batches(split: Split, vocab: Vocab, batch_size: int, *, buckets: Sequence[in
             n_tokens = fit_bucket(int(token_lengths[chosen].max()), tuple(token_buckets), "token")
         else:
             n_tokens = int(per_bucket[np.searchsorted(buckets, point_lengths[positions])].max())
-        yield make_batch(split, vocab, chosen, batch_size, n_points, n_tokens)
+        yield make_batch(split, vocab, chosen, batch_size, n_points, n_tokens, targets)

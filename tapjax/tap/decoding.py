@@ -27,11 +27,12 @@ from tapjax.tap.symbols import Vocab
 
 def split_batches(split: Split, vocab: Vocab, config: ml_collections.ConfigDict, stride: int, *,
                   batch_size: int, shuffle: bool, epoch: int = 0, num_devices: int = 1,
-                  max_tokens: int | None = None):
+                  max_tokens: int | None = None, targets: bool = True):
     """Length-bucketed batches of ``split`` under ``config`` (points padded to multiples of the
     model's ``stride``); ``data.pad_to_longest``: one shape for the whole split (one compilation).
 
-    ``max_tokens`` leaves out longer captions (training only: evaluation decodes every expression).
+    ``max_tokens`` leaves out longer captions (training only: evaluation decodes every expression);
+    ``targets=False`` gives the inputs only (decoding: the captions are not encoded).
     """
     buckets = token_buckets = None
     if config.data.pad_to_longest:
@@ -39,7 +40,7 @@ def split_batches(split: Split, vocab: Vocab, config: ml_collections.ConfigDict,
         token_buckets = (max(len(t) for t in split.tokens) + 1,)
     return batching.batches(split, vocab, batch_size, point_multiple=stride, buckets=buckets,
                             token_buckets=token_buckets, shuffle=shuffle, seed=config.train.seed, epoch=epoch,
-                            num_devices=num_devices, max_tokens=max_tokens)
+                            num_devices=num_devices, max_tokens=max_tokens, targets=targets)
 
 
 @functools.lru_cache(maxsize=16)
@@ -67,7 +68,7 @@ def decode(family: Family, params, split: Split, vocab: Vocab, config: ml_collec
     params = sharding.replicate(params, mesh)
     hyps = [None] * len(split)
     for batch in split_batches(split, vocab, config, stride, batch_size=int(round_up(config.eval.batch_size, n)),
-                               shuffle=False, num_devices=n):
+                               shuffle=False, num_devices=n, targets=False):
         tokens, lengths = search(params, sharding.shard_batch(_decoder_inputs(batch), mesh))
         tokens, lengths = np.asarray(tokens), np.asarray(lengths)
         for row, index in enumerate(batch["index"]):

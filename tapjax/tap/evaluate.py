@@ -11,8 +11,11 @@ to the (first) run's own config: ``--beam`` to ``eval.test_beam``, ``--max_len``
 ``eval.max_len``, ``--batch_size`` to ``eval.batch_size``, ``--data_dir`` to ``data.root``.
 Batches are split over every local device (:mod:`tapjax.tap.decoding`). Prints
 ``{"split", "n", "wer", "exprate", "le1", "le2", "le3", "beam", "devices", "seconds",
-"per_stroke_count"}`` (a table, or one JSON line with ``--json``; ``seconds`` is the
-decoding wall time, compilation included) and writes one JSON line per expression
+"per_stroke_count", "oov_references"}`` (a table, or one JSON line with ``--json``; ``seconds``
+is the decoding wall time, compilation included). A reference holding a symbol outside the
+vocabulary (real test sets have a few, e.g. ``\vtop``) is decoded and scored like the others:
+the model cannot write that symbol, so each one is an error; ``oov_references`` counts those
+expressions and their symbols. and writes one JSON line per expression
 (``key``, ``reference``, ``hypothesis``, ``errors``) to ``--predictions`` (default
 ``DIR/predictions_<split>.jsonl``).
 
@@ -33,8 +36,9 @@ import jax
 from tapjax.common.cli import run_cli
 from tapjax.tap import crohme, decoding, exprate
 from tapjax.tap.runs import Runs, load_runs
+from tapjax.tap.symbols import Vocab
 
-SPLITS = ("test2014", "test2016", "valid")
+SPLITS = ("test2014", "test2016", "test2013", "valid")
 # Command-line flags that override the run's eval block when given.
 EVAL_FLAGS = ("max_len", "batch_size")
 
@@ -45,10 +49,17 @@ def evaluate(runs: Runs, split: crohme.Split, beam: int) -> tuple[dict, list[dic
     hyps = decoding.decode(runs.family, runs.params, split, runs.vocab, runs.config, stride=runs.stride, beam=beam)
     seconds = time.time() - start
     scores = exprate.score(list(split.tokens), hyps, split.stroke_count)
-    summary = {"split": split.name, **scores, "beam": beam, "devices": jax.local_device_count(), "seconds": seconds}
+    summary = {"split": split.name, **scores, "beam": beam, "devices": jax.local_device_count(), "seconds": seconds,
+               "oov_references": out_of_vocabulary(split.tokens, runs.vocab)}
     predictions = [{"key": k, "reference": " ".join(r), "hypothesis": " ".join(h), "errors": exprate.edit_distance(r, h)}
                    for k, r, h in zip(split.keys, split.tokens, hyps)]
     return summary, predictions
+
+
+def out_of_vocabulary(references: list[list[str]], vocab: Vocab) -> dict:
+    """``{"expressions": how many references hold a symbol outside ``vocab``, "symbols": {symbol: count}}``."""
+    return {"expressions": sum(bool(vocab.unknown(r)) for r in references),
+            "symbols": vocab.unknown_counts(references)}
 
 
 def format_table(summary: dict) -> str:
@@ -57,6 +68,10 @@ def format_table(summary: dict) -> str:
     lines += [f"{k:<10}{100 * summary[k]:.2f} %" for k in ("wer", "exprate", "le1", "le2", "le3")]
     lines += [f"{'beam':<10}{summary['beam']}", f"{'devices':<10}{summary['devices']}",
               f"{'seconds':<10}{summary['seconds']:.1f}"]
+    oov = summary["oov_references"]
+    if oov["expressions"]:
+        symbols = ", ".join(f"{s} x{c}" for s, c in oov["symbols"].items())
+        lines.append(f"{oov['expressions']} references hold symbols outside the vocabulary ({symbols}): scored as errors")
     if summary["per_stroke_count"]:
         lines.append("ExpRate by stroke count:")
         lines += [f"  {label:<8}n={b['n']:<6}{100 * b['exprate']:.2f} %" for label, b in summary["per_stroke_count"].items()]

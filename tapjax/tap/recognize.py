@@ -4,7 +4,10 @@
         [--beam K] [--max_len N] [--data_dir D] [--attention OUT.png]
 
 prints ``FILE<TAB>LaTeX`` per file (tokens separated by spaces, as in the standard
-captions). ``--attention OUT.png`` draws, per output symbol, the ink coloured by the
+captions). The files need ink only: a truth annotation, if any, is ignored. A file that
+cannot be recognised (not InkML, no ink, malformed traces, too many points) gets its own
+``error: FILE: problem`` line on stderr and the others are still recognised; the exit
+status is 0 when every file was recognised, 2 otherwise. ``--attention OUT.png`` draws, per output symbol, the ink coloured by the
 symbol's spatial attention and titled with its temporal gate (TAP Figs. 9-10; one image
 per file, suffixed with the file's name when there are several). Several
 ``--checkpoint`` runs decode as an ensemble (Eq. 32).
@@ -15,8 +18,9 @@ From a notebook::
     results[0].latex
     tapjax.tap.attention_plot.plot_attention(results[0])   # a matplotlib Figure
 
-A file that is not InkML, or holds no ink, raises :class:`tapjax.common.cli.InputError`
-(exit status 2 from the command line), as do unusable runs.
+``recognize_files`` gives one entry per file: its :class:`Recognition`, or the
+:class:`tapjax.common.cli.InputError` saying why it could not be read. Unusable runs raise
+:class:`~tapjax.common.cli.InputError` (exit status 2 from the command line).
 """
 
 from __future__ import annotations
@@ -62,12 +66,28 @@ class Recognition:
 
 
 def read_features(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """The TAP point features ``[N, 8]`` and stroke index ``[N]`` of one InkML file."""
+    """The TAP point features ``[N, 8]`` and stroke index ``[N]`` of one InkML file.
+
+    Raises :class:`InputError` naming the file for unreadable ink or too many points."""
     try:
         ink = inkml.read_inkml(path)
     except inkml.InkMLError as error:
         raise InputError(error.path, error.problem) from None
-    return strokes.preprocess(ink.traces)
+    try:
+        return strokes.preprocess(ink.traces)
+    except ValueError as error:
+        raise InputError(path, str(error)) from None
+
+
+def _read_each(paths) -> list[tuple[np.ndarray, np.ndarray] | InputError]:
+    """The features of each file, or the :class:`InputError` saying why it has none."""
+    out = []
+    for path in paths:
+        try:
+            out.append(read_features(path))
+        except InputError as error:
+            out.append(error)
+    return out
 
 
 def _pad(features: Sequence[np.ndarray], stride: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,16 +108,23 @@ def recognize(runs: Runs, paths: Sequence[str | os.PathLike], beam: int | None =
 
 def recognize_files(paths: Sequence[str | os.PathLike], checkpoint: str | os.PathLike | Sequence[str | os.PathLike],
                     beam: int | None = None, max_len: int | None = None, data_dir: str | None = None
-                    ) -> list[Recognition]:
-    """Loads the run(s) ``checkpoint`` (a workdir, or several for an ensemble) and recognises ``paths``.
+                    ) -> list[Recognition | InputError]:
+    """Loads the run(s) ``checkpoint`` (a workdir, or several for an ensemble) and recognises ``paths``:
+    one entry per path, its :class:`Recognition` or the :class:`InputError` of an unreadable file.
 
     Settings left None come from the run's config (``eval.test_beam``, ``eval.max_len``, ``data.root``)."""
-    inputs = [read_features(p) for p in paths]  # a bad file fails before the model loads
+    inputs = _read_each(paths)  # the files are read before the model loads
+    readable = [i for i, x in enumerate(inputs) if not isinstance(x, InputError)]
+    if not readable:
+        return inputs
     workdirs = [checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else list(checkpoint)
     runs = load_runs(workdirs, data_dir)
     if max_len is not None:
         runs.config.eval.max_len = max_len
-    return _decode(runs, paths, inputs, beam)
+    decoded = _decode(runs, [paths[i] for i in readable], [inputs[i] for i in readable], beam)
+    for i, recognition in zip(readable, decoded):
+        inputs[i] = recognition
+    return inputs
 
 
 def _decode(runs: Runs, paths, inputs: list[tuple[np.ndarray, np.ndarray]], beam: int | None) -> list[Recognition]:
@@ -133,16 +160,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _main(argv: list[str] | None) -> None:
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     results = recognize_files(args.files, args.checkpoint, args.beam, args.max_len, args.data_dir)
+    recognised = [r for r in results if isinstance(r, Recognition)]
     for r in results:
-        print(f"{r.path}\t{r.latex}")
+        if isinstance(r, Recognition):
+            print(f"{r.path}\t{r.latex}", flush=True)
+        else:
+            print(f"error: {r}", file=sys.stderr)
     if args.attention:
         from tapjax.tap.attention_plot import save_attention  # matplotlib only when drawing
 
-        for r in results:
+        for r in recognised:
             save_attention(r, _attention_path(Path(args.attention), r.path, len(results) > 1))
+    return 0 if len(recognised) == len(results) else 2
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -170,6 +170,15 @@ def test_a_failure_at_any_stage_skips_the_file_naming_the_stage(tmp_path, monkey
     assert by_name(split.skipped) == {"good": reason, "other": reason}
 
 
+def test_an_expression_over_the_point_cap_is_skipped_with_the_cap_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(strokes, "MAX_POINTS", 31)  # the template has 32 points
+    write(tmp_path / "ink", "long", GOOD)
+    split = crohme.load_path(tmp_path / "ink", tmp_path / "cache", workers=1)
+    assert len(split) == 0
+    assert by_name(split.skipped) == {"long": "features: 32 points: more than the 31 points per expression "
+                                               "tapjax preprocesses (tapjax.tap.strokes.MAX_POINTS)"}
+
+
 REAL = ["18_em_0", "32_em_203", "504_em_40", "516_em_388", "RIT_2014_301"]
 
 

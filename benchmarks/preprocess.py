@@ -2,7 +2,8 @@
 
     python benchmarks/preprocess.py [--points 1000000] [--peer_points 10000 20000 40000]
 
-``tapjax.tap.strokes.preprocess`` on one densely sampled wavy stroke of ``--points`` points
+``tapjax.tap.strokes.preprocess`` (``Settings(method="tapjax")``, whose thinning the peer's is
+an earlier form of; the default, the authors' preprocessing, timed too) on one densely sampled wavy stroke of ``--points`` points
 (a sine wave whose points lie about 0.005 normalised units apart, so about one in ten
 survives the 0.05 thinning, as from a fast digitiser), and, at the smaller sizes the peer can
 finish, tapjax against the peer: the earlier thinning (a vectorised fixed-point iteration from
@@ -53,14 +54,14 @@ def peer_preprocess(trace: np.ndarray, settings: strokes.Settings) -> np.ndarray
     return strokes.point_features(points[keep], stroke_ids[keep])
 
 
-def read_and_preprocess(trace: np.ndarray) -> tuple[int, float]:
+def read_and_preprocess(trace: np.ndarray, settings: strokes.Settings) -> tuple[int, float]:
     """Writes ``trace`` as a one-stroke InkML file; ``(kept points, seconds)`` to read and preprocess it."""
     points = ", ".join(f"{x:.3f} {y:.3f}" for x, y in trace)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "long.inkml"
         path.write_text(f'<ink xmlns="http://www.w3.org/2003/InkML"><trace id="0">{points}</trace></ink>')
         start = time.perf_counter()
-        features, _ = strokes.preprocess(inkml.read_inkml(path).traces)
+        features, _ = strokes.preprocess(inkml.read_inkml(path).traces, settings)
         return len(features), time.perf_counter() - start
 
 
@@ -69,7 +70,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--peer_points", type=int, nargs="+", default=[10_000, 20_000, 40_000])
     args = parser.parse_args()
-    settings = strokes.Settings()
+    settings = strokes.Settings(method="tapjax")  # the thinning the peer's is an earlier form of
     print(f"{'points':>10s}{'kept':>10s}{'tapjax (s)':>12s}{'peer (s)':>10s}{'peer/tapjax':>13s}")
     rows = []
     for n in args.peer_points:
@@ -81,10 +82,13 @@ def main() -> None:
         print(f"{n:10d}{len(features):10d}{ours:12.3f}{peer:10.2f}{peer / ours:12.0f}x")
     (features, _), seconds = timed(strokes.preprocess, [dense_wave(args.points)], settings)
     print(f"{args.points:10d}{len(features):10d}{seconds:12.3f}{'-':>10s}{'-':>13s}")
-    kept, file_seconds = read_and_preprocess(dense_wave(args.points))
+    kept, file_seconds = read_and_preprocess(dense_wave(args.points), settings)
     print(f"{args.points:10d}{kept:10d}{file_seconds:12.3f}{'-':>10s}{'-':>13s}   (InkML file: read + preprocess)")
+    (features, _), authors_seconds = timed(strokes.preprocess, [dense_wave(args.points)], strokes.Settings())
+    print(f"{args.points:10d}{len(features):10d}{authors_seconds:12.3f}{'-':>10s}{'-':>13s}   (default: the authors' preprocessing)")
     largest = rows[-1]
     print(json.dumps({"points": args.points, "seconds": round(seconds, 3), "file_seconds": round(file_seconds, 3),
+                      "authors_seconds": round(authors_seconds, 3),
                       "throughput_points_per_s": round(args.points / seconds),
                       "peer_points": largest["points"], "peer": round(largest["peer"], 3),
                       "peer_tapjax_at_same_size": round(largest["seconds"], 4),

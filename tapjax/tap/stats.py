@@ -4,6 +4,7 @@ Usage::
 
     python -m tapjax.tap.stats [--data_dir D] [--cache_dir C] [--json] [--show N]
     python -m tapjax.tap.stats --folder PATH [--folder PATH2 ...] [--cache_dir C] [--json]
+    python -m tapjax.tap.stats --reference_features [--data_dir D] [--json] [--show N]
 
 Every folder report gives the files loaded, each skipped file with its reason,
 each warning (a file read despite malformed XML) and the full-alignment rate, overall
@@ -17,7 +18,10 @@ expressions get exactly the reference token-to-stroke alignment
 (``crohme/tap/on-align-train.tar.gz``), overall and among the expressions the reference
 aligns fully. The reference matched symbols by id name, so on files whose fraction
 bars, minus signs and roots share ids it leaves symbols without strokes or swaps
-them; :mod:`tapjax.tap.alignment` follows the references and disagrees there. With ``--json`` the last line of the
+them; :mod:`tapjax.tap.alignment` follows the references and disagrees there.
+``--reference_features`` reports only how our point features (default preprocessing)
+agree with the TAP authors' released features of the 2014 test set
+(:func:`tapjax.tap.reference_features.agreement`). With ``--json`` the last line of the
 output is one JSON object holding every figure and the differing keys.
 """
 
@@ -28,7 +32,7 @@ import collections
 import json
 from pathlib import Path
 
-from tapjax.tap import alignment, crohme, inkml, latex
+from tapjax.tap import alignment, crohme, inkml, latex, reference_features
 from tapjax.common.paths import dataset_dir
 from tapjax.tap.symbols import Vocab
 
@@ -141,6 +145,17 @@ def _print_summary(stats: dict, show: int) -> None:
     print("out-of-vocabulary tokens (tokenizer on truths):", stats["tokenizer_oov"])
 
 
+def _print_reference_features(stats: dict, show: int) -> None:
+    n = stats["n"]
+    print(f"reference features (crohme/{reference_features.REFERENCE_TAR}, {stats['settings']}): "
+          f"{stats['reference_feature_agreement']:.4f} agree within {stats['tolerance']:g} "
+          f"({n - len(stats['differing'])}/{n}); same point count {stats['same_point_count']}/{n}")
+    print("largest difference per expression (same point count):" + "".join(
+        f"\n  {name:9s}" + "  ".join(f"{q} {v:.2e}" for q, v in figures.items())
+        for name, figures in stats["columns"].items()))
+    print("differing:", " ".join(stats["differing"][:show]) or "none")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data_dir", default=None,
@@ -148,14 +163,21 @@ def main(argv=None) -> None:
     parser.add_argument("--cache_dir", default=None,
                         help="cache (default $TAPJAX_CACHE or ~/.cache/tapjax)")
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
-    parser.add_argument("--show", type=int, default=10, help="differing captions to print per set")
+    parser.add_argument("--show", type=int, default=10, help="differing captions (or feature keys) to print per set")
     parser.add_argument("--folder", action="append", default=[], metavar="PATH",
                         help="report only this folder of InkML files (any path); repeatable")
+    parser.add_argument("--reference_features", action="store_true",
+                        help="report only the agreement with the authors' 2014 test features")
     args = parser.parse_args(argv)
+    if args.folder and args.reference_features:
+        parser.error("--folder and --reference_features are separate reports")
     for folder in args.folder:
         if not Path(folder).is_dir():
             parser.error(f"--folder {folder}: not a folder")
-    if args.folder:
+    if args.reference_features:
+        stats = reference_features.agreement(args.data_dir)
+        _print_reference_features(stats, args.show)
+    elif args.folder:
         stats = folders_report(args.folder, args.cache_dir)
         _print_folders(stats)
     else:

@@ -1,17 +1,39 @@
 """Ink preprocessing and the 8-dim point features of TAP (Zhang et al. 2018, §III-A).
 
-Pipeline (vectorised numpy over the whole expression, except the thinning pass of step 2):
+The paper takes the ink as points ``[x_i, y_i, s_i]``, ``s_i`` the stroke of point ``i``
+(Eq. 1), and gives each point, after normalisation, the 8 features of Eq. 2::
 
-1. :func:`normalize` -- size and position: ``"std"`` shifts to zero mean and
-   divides by the standard deviation of y (as the reference TAP code does);
-   ``"height"`` shifts the bounding box to the origin and divides by its height.
-2. :func:`keep_mask` -- removes duplicate points and points closer than
-   ``min_distance`` to the previous *kept* point of their stroke (one linear pass).
-3. :func:`point_features` -- the 8-dim features of §III-A (Eq. 2 of the TAP
-   paper): ``[x_i, y_i, Δx_i, Δy_i, Δ'x_i, Δ'y_i, δ(s_i = s_{i+1}), δ(s_i ≠ s_{i+1})]``
-   with ``Δx_i = x_{i+1} - x_i`` and ``Δ'x_i = x_{i+2} - x_i`` (zero past the last
-   point); the pen-down flag is 1 when the next point is in the same stroke,
-   the pen-up flag is 1 at the last point of each stroke.
+    [x_i, y_i, Δx_i, Δy_i, Δ'x_i, Δ'y_i, δ(s_i = s_{i+1}), δ(s_i ≠ s_{i+1})]
+
+with ``Δx_i = x_{i+1} - x_i`` and ``Δ'x_i = x_{i+2} - x_i``: the pen-down flag is 1 when
+the next point is in the same stroke, the pen-up flag 1 at the last point of each stroke
+(:func:`point_features`). The paper does not say how the points are normalised or
+thinned; :class:`Settings` chooses between two methods.
+
+``"authors"`` (the default): the TAP authors' own features, as released for the CROHME 2014
+test set (``crohme/tap/on-ascii-test.tar.gz``; the recipe was recovered from those files,
+and ``python -m tapjax.tap.stats --reference_features`` checks it against all 986):
+
+1. :func:`authors_thinning` -- coordinates rounded to 3 decimals; per stroke, consecutive
+   exact duplicates dropped, then :func:`keep_mask` against the last kept point with the
+   threshold ``min_distance`` (0.005) times the larger side of the whole expression's
+   bounding box, ties kept and every stroke's last point kept; a stroke left with one
+   point keeps it twice (as its first and as its last point).
+2. :func:`segment_moments` -- the mean and standard deviation of the kept ink as a curve
+   (each within-stroke segment weighted by its length); both axes are shifted by their
+   mean and divided by the x standard deviation (by the y one for ink without width, else
+   by 1: our choice, no released expression has zero width).
+3. :func:`point_features` with clamped indices: Δ and Δ' run on across pen-ups (to the next
+   stroke's first point), and at the end of the expression they stop at its last point.
+
+``"tapjax"``: tapjax's earlier preprocessing (kept for comparison):
+
+1. :func:`normalize` -- ``normalization="std"`` shifts to zero mean and divides by the
+   standard deviation of y; ``"height"`` shifts the bounding box to the origin and
+   divides by its height.
+2. :func:`keep_mask` -- drops duplicate points and points within ``min_distance`` (0.05
+   normalised units) of the previous kept point of their stroke.
+3. :func:`point_features`, with differences past the last point set to zero.
 """
 
 from __future__ import annotations
@@ -24,19 +46,45 @@ import numpy as np
 NUM_FEATURES = 8
 # Raw points per expression above which preprocessing refuses: CROHME's longest has a few
 # thousand; a million takes about 1 s here, and nothing that long is a written expression.
+# ("authors" keeps a one-point stroke twice, so it gives at most raw points + strokes.)
 MAX_POINTS = 1_000_000
+METHODS = ("authors", "tapjax")
+NORMALIZATIONS = ("std", "height")
+# Settings.min_distance when not given: a fraction of the ink's larger bounding-box side
+# ("authors"), normalised units ("tapjax").
+DEFAULT_MIN_DISTANCE = {"authors": 0.005, "tapjax": 0.05}
+# The authors' copy of the CROHME ink had coordinates with 3 decimals (only 34 of the 986
+# 2014 test files have finer ones; without the rounding one of them differs).
+AUTHORS_DECIMALS = 3
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Preprocessing settings; part of the cache key of :mod:`tapjax.common.array_cache`."""
+    """Preprocessing settings; part of the cache key of :mod:`tapjax.common.array_cache`.
 
-    normalization: str = "std"      # "std" or "height"
-    min_distance: float = 0.05      # in normalised units; 0 removes exact duplicates only
+    ``method``: ``"authors"`` or ``"tapjax"`` (see the module docstring). ``normalization``:
+    ``"std"`` (its default) or ``"height"``, for ``"tapjax"`` only. ``min_distance``: the
+    thinning threshold; None takes the method's :data:`DEFAULT_MIN_DISTANCE`. The defaults
+    are filled in on construction, so a Settings always holds the values it runs with (and
+    ``dataclasses.replace`` keeps them: build a new Settings to change ``method``).
+    """
+
+    method: str = "authors"
+    normalization: str | None = None
+    min_distance: float | None = None
 
     def __post_init__(self):
-        if self.normalization not in ("std", "height"):
-            raise ValueError(f"normalization must be 'std' or 'height', not {self.normalization!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, not {self.method!r}")
+        if self.method == "authors" and self.normalization is not None:
+            raise ValueError("normalization is a setting of method 'tapjax' only")
+        if self.method == "tapjax":
+            object.__setattr__(self, "normalization", self.normalization or "std")
+            if self.normalization not in NORMALIZATIONS:
+                raise ValueError(f"normalization must be one of {NORMALIZATIONS}, "
+                                 f"not {self.normalization!r}")
+        if self.min_distance is None:
+            object.__setattr__(self, "min_distance", DEFAULT_MIN_DISTANCE[self.method])
         if self.min_distance < 0:
             raise ValueError("min_distance must be >= 0")
 
@@ -48,57 +96,134 @@ def concatenate(traces: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return points, strokes
 
 
-def _scale(extent: np.ndarray) -> float:
-    """The y extent, else the x extent, else 1 (a dot or a horizontal line has no height)."""
-    return next((float(e) for e in extent[::-1] if e > 0), 1.0)
+def _stroke_ends(strokes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each point starts its stroke, and whether it ends it."""
+    first, last = np.ones((2, len(strokes)), dtype=bool)
+    first[1:] = last[:-1] = strokes[1:] != strokes[:-1]
+    return first, last
 
 
-def normalize(points: np.ndarray, method: str = "std") -> np.ndarray:
-    """Position- and size-normalised copy of ``points [N, 2]`` (see the module docstring)."""
-    if method == "std":
-        return (points - points.mean(axis=0)) / _scale(points.std(axis=0))
+def _first_positive(values) -> float:
+    """The first positive of ``values``, else 1 (the scale of ink without extent)."""
+    return next((float(v) for v in values if v > 0), 1.0)
+
+
+def normalize(points: np.ndarray, normalization: str = "std") -> np.ndarray:
+    """Position- and size-normalised copy of ``points [N, 2]`` (method ``"tapjax"``; see the
+    module docstring). Divides by the y spread, else the x spread, else 1."""
+    if normalization == "std":
+        return (points - points.mean(axis=0)) / _first_positive(points.std(axis=0)[::-1])
     low = points.min(axis=0)
-    return (points - low) / _scale(points.max(axis=0) - low)
+    return (points - low) / _first_positive((points.max(axis=0) - low)[::-1])
 
 
-def keep_mask(points: np.ndarray, strokes: np.ndarray, min_distance: float) -> np.ndarray:
-    """Which points survive duplicate / too-close removal.
+def keep_mask(points: np.ndarray, strokes: np.ndarray, min_distance: float, *,
+              ties_kept: bool = False, last_kept: bool = False) -> np.ndarray:
+    """Which points survive thinning.
 
-    A point is kept if it starts a stroke or lies farther than ``min_distance``
-    from the previous kept point (exact duplicates always go). Each decision
-    depends on the one before it, so this is one sequential pass, over Python
-    floats: linear in points (about 0.4 s per million points on a 2-core CPU,
-    ``benchmarks/preprocess.py``).
+    A point is kept if it starts a stroke, if it ends one and ``last_kept``, or if it lies
+    farther than ``min_distance`` (or exactly that far, with ``ties_kept``) from the
+    previous kept point of its stroke. ``"tapjax"`` uses neither option, so exact
+    duplicates always go; ``"authors"`` both. Each decision depends on the one before it,
+    so this is one sequential pass, over Python floats: linear in points (about 0.4 s per
+    million points on a 2-core CPU, ``benchmarks/preprocess.py``).
     """
-    first = np.concatenate([[True], strokes[1:] != strokes[:-1]]).tolist()
+    first, last = _stroke_ends(strokes)
+    forced = (first | last if last_kept else first).tolist()
     limit = min_distance ** 2
     keep, last_x, last_y = [], 0.0, 0.0
-    for x, y, starts in zip(points[:, 0].tolist(), points[:, 1].tolist(), first):
-        kept = starts or (x - last_x) ** 2 + (y - last_y) ** 2 > limit
+    for x, y, kept in zip(points[:, 0].tolist(), points[:, 1].tolist(), forced):
+        if not kept:
+            squared = (x - last_x) ** 2 + (y - last_y) ** 2
+            kept = squared > limit or (ties_kept and squared == limit)
         if kept:
             last_x, last_y = x, y
         keep.append(kept)
     return np.array(keep, dtype=bool)
 
 
-def _shifted_difference(values: np.ndarray, step: int) -> np.ndarray:
-    """``values[i + step] - values[i]``, zero where ``i + step`` is past the end."""
-    out = np.zeros_like(values)
-    if len(values) > step:
-        out[:-step] = values[step:] - values[:-step]
+def authors_thinning(points: np.ndarray, strokes: np.ndarray, min_distance: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The points (rounded) and strokes left by the authors' thinning (step 1 of ``"authors"``
+    in the module docstring); follows their released features, the paper gives no rule."""
+    points = np.round(points, AUTHORS_DECIMALS)
+    threshold = min_distance * (np.ptp(points, axis=0).max() if len(points) else 0.0)
+    first, _ = _stroke_ends(strokes)
+    distinct = first | np.any(points != np.roll(points, 1, axis=0), axis=1)
+    points, strokes = points[distinct], strokes[distinct]
+    keep = keep_mask(points, strokes, threshold, ties_kept=True, last_kept=True)
+    points, strokes = points[keep], strokes[keep]
+    first, last = _stroke_ends(strokes)
+    copies = 1 + (first & last)
+    return np.repeat(points, copies, axis=0), np.repeat(strokes, copies)
+
+
+def _ordered_sum(values: np.ndarray) -> np.ndarray:
+    """The float32 sum over axis 0 taken in order, as the authors' code summed."""
+    return np.cumsum(values, axis=0, dtype=np.float32)[-1]
+
+
+def segment_moments(points: np.ndarray, strokes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation ``[2]`` of the ink as a curve (step 2 of ``"authors"``).
+
+    Each segment between consecutive points of a stroke counts with its length, a point
+    on it uniformly distributed: the mean is ``Σ l (a + b) / 2 / Σ l`` and the variance
+    ``Σ l (a'² + a'b' + b'²) / 3 / Σ l`` (``a, b`` its ends, ``a', b'`` them less the
+    mean). In float32, sums in order, as the authors' released features were computed
+    (float64 moves the features by about 1e-5). Ink with no segment of non-zero length
+    (only dots) falls back to the plain mean and standard deviation of its points: our
+    choice, the authors' features have no such expression.
+    """
+    within = strokes[1:] == strokes[:-1]
+    start = points[:-1][within].astype(np.float32)
+    end = points[1:][within].astype(np.float32)
+    length = np.sqrt(((end - start) ** 2).sum(axis=1))
+    total = _ordered_sum(length) if len(length) else 0.0
+    if not total > 0:
+        return points.mean(axis=0), points.std(axis=0)
+    mean = _ordered_sum(length[:, None] * (start + end) / np.float32(2)) / total
+    a, b = start - mean, end - mean
+    variance = _ordered_sum(length[:, None] * (a * a + b * b + a * b) / np.float32(3)) / total
+    return mean.astype(np.float64), np.sqrt(variance).astype(np.float64)
+
+
+def _shifted_difference(values: np.ndarray, step: int, clamped: bool) -> np.ndarray:
+    """``values[i + step] - values[i]``; where ``i + step`` is past the end, the difference to
+    the last value if ``clamped``, else zero."""
+    n = len(values)
+    out = values[np.minimum(np.arange(n) + step, n - 1)] - values
+    if not clamped:
+        out[max(n - step, 0):] = 0
     return out
 
 
-def point_features(points: np.ndarray, strokes: np.ndarray) -> np.ndarray:
-    """The 8-dim TAP point features ``[N, 8]`` float32 (Eq. 2, see the module docstring)."""
-    same_next = np.concatenate([strokes[1:] == strokes[:-1], [False]])
+def point_features(points: np.ndarray, strokes: np.ndarray, clamped: bool = False) -> np.ndarray:
+    """The 8-dim TAP point features ``[N, 8]`` float32 of Eq. 2 (see the module docstring):
+    ``x, y, Δx, Δy, Δ'x, Δ'y, pen-down, pen-up``; ``clamped`` for ``"authors"``."""
+    _, last = _stroke_ends(strokes)
     return np.concatenate([
         points,
-        _shifted_difference(points, 1),
-        _shifted_difference(points, 2),
-        same_next[:, None],
-        ~same_next[:, None],
+        _shifted_difference(points, 1, clamped),
+        _shifted_difference(points, 2, clamped),
+        ~last[:, None],
+        last[:, None],
     ], axis=1).astype(np.float32)
+
+
+def _authors(points: np.ndarray, strokes: np.ndarray, settings: Settings):
+    """Method ``"authors"``: thinning, curve moments, both axes divided by the x spread (else
+    the y spread, else 1), clamped features."""
+    points, strokes = authors_thinning(points, strokes, settings.min_distance)
+    mean, std = segment_moments(points, strokes)
+    points = (points - mean) / _first_positive(std)
+    return point_features(points, strokes, clamped=True), strokes
+
+
+def _tapjax(points: np.ndarray, strokes: np.ndarray, settings: Settings):
+    """Method ``"tapjax"``: normalisation, thinning, features zero past the end."""
+    points = normalize(points, settings.normalization)
+    keep = keep_mask(points, strokes, settings.min_distance)
+    return point_features(points[keep], strokes[keep]), strokes[keep]
 
 
 def preprocess(traces: Sequence[np.ndarray], settings: Settings = Settings()
@@ -111,8 +236,5 @@ def preprocess(traces: Sequence[np.ndarray], settings: Settings = Settings()
     if count > MAX_POINTS:
         raise ValueError(f"{count:,} points: more than the {MAX_POINTS:,} points per expression "
                          "tapjax preprocesses (tapjax.tap.strokes.MAX_POINTS)")
-    points, strokes = concatenate(traces)
-    points = normalize(points, settings.normalization)
-    keep = keep_mask(points, strokes, settings.min_distance)
-    points, strokes = points[keep], strokes[keep]
-    return point_features(points, strokes), strokes
+    method = _authors if settings.method == "authors" else _tapjax
+    return method(*concatenate(traces), settings)

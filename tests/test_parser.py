@@ -5,8 +5,10 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from experiments.configs import crohme14
+from tapjax.tap.attention import TEMPORAL_FORMS
 from tapjax.tap.model import TAP, TAPConfig
 
 TINY = TAPConfig.from_config(crohme14.get_config("paper").model,  # the paper's, shrunk
@@ -43,8 +45,9 @@ def test_padding_never_changes_real_steps():
     np.testing.assert_array_equal(a_mask[1], [1, 1, 1, 0])
 
 
-def test_training_runs_the_decoding_step():
-    model = TAP(TINY)
+@pytest.mark.parametrize("form", TEMPORAL_FORMS)
+def test_training_runs_the_decoding_step(form):
+    model = TAP(dataclasses.replace(TINY, temporal_attention=form))
     params = model.init(jax.random.key(1))
     rng = np.random.default_rng(1)
     features, mask = _inputs(rng)
@@ -79,3 +82,19 @@ def test_first_step_uses_zero_embedding_and_ablations_drop_beta():
     _, state = p1.step(p1_params, p1.encode(p1_params, features, mask),
                        p1.init_state(p1_params, p1.encode(p1_params, features, mask)), jnp.array([3, 4]))
     assert "beta" not in state and state["alpha"].shape == (2, 4)
+
+
+@pytest.mark.parametrize("form, own_bias", [("paper", False), ("authors", True)])
+def test_temporal_attention_shares_W_att(form, own_bias):
+    """Eq. 25 reuses the spatial attention's W_att (no W_m of its own); only the authors' form
+    has a bias on the temporal energy."""
+    params = TAP(dataclasses.replace(TINY, temporal_attention=form)).init(jax.random.key(0))
+    temporal = params["parser"]["temporal"]
+    assert set(temporal) == {"W_yg", "U_sg", "W_shat", "U_m", "nu_att2"}
+    assert ("bias" in temporal["nu_att2"]) == own_bias
+    assert params["parser"]["spatial"]["W_att"]["kernel"].shape == (TINY.parser_hidden, TINY.attention_dim)
+
+
+def test_unknown_temporal_form_is_refused():
+    with pytest.raises(ValueError, match="temporal_attention is 'logsumexp'"):
+        dataclasses.replace(TINY, temporal_attention="logsumexp")

@@ -31,8 +31,9 @@ Array = jax.Array
 def gru_step(U: Array, h: Array, xp: Array) -> tuple[Array, Array]:
     """One GRU step (TAP Eqs. 5-8), with the input projection ``xp`` precomputed.
 
-    ``xp = [W_xz x + b_z, W_xr x + b_r, W_xh x + b_h]`` of shape ``[..., 3H]``; ``U`` is
-    ``[H, 3H]`` (or ``[D, H, 3H]`` for ``D`` stacked directions, ``h`` then ``[D, B, H]``)::
+    ``xp = [W_xz x + b_z, W_xr x + b_r, W_xh x + b_h]`` of shape ``[..., 3H]`` (the biases are
+    the authors' code's; the paper writes none); ``U`` is ``[H, 3H]`` (or ``[D, H, 3H]`` for
+    ``D`` stacked directions, ``h`` then ``[D, B, H]``)::
 
         z_t = sigmoid(W_xz x_t + U_hz h_{t-1})                (5)
         r_t = sigmoid(W_xr x_t + U_hr h_{t-1})                (6)

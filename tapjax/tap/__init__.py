@@ -8,12 +8,13 @@
     crohme          CROHME splits, loaded in parallel and cached
     batching        padded, length-bucketed batches
     stats           the data report (``python -m tapjax.tap.stats``)
+    reference_features  our point features against the TAP authors' released ones (``stats --reference_features``)
     tracker         stacked BiGRU with time pooling
     attention       spatial + coverage (Eqs. 17-21), temporal (Eqs. 22-27) attention, guider (Eq. 28)
-    parser          the GRU parser (Eqs. 9-16)
+    parser          the GRU parser (Eqs. 11-16)
     model           TAPConfig (from the config's model block) and the TAP decoding family
     loss            Eq. 29
-    weight_noise    Gaussian weight noise
+    weight_noise    adaptive weight noise (Graves 2011): the authors' second training stage
     trainer         train_and_evaluate: epochs, validation, checkpoints, test
     decoding        a split decoded with the beam search (Eqs. 30-31), batches split over every device
     runs            trained runs loaded from their workdirs (one, or an ensemble: Eq. 32)

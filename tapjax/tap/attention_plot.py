@@ -2,7 +2,7 @@
 
 One small panel per output symbol: the ink (each stroke a grey line), its points coloured
 by the symbol's spatial attention ``alpha_t`` (Eqs. 17-21), and the temporal gate
-``beta_t`` (Eqs. 25-27) in the title and as a bar under the ink: a symbol drawn with no
+``beta_t`` (Eqs. 24-26) in the title and as a bar under the ink: a symbol drawn with no
 ink of its own (``{``, ``^``, ``_``, ...) leans on the language-model side (high beta).
 """
 

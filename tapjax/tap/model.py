@@ -14,6 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from tapjax.tap.attention import TEMPORAL_FORMS
 from tapjax.tap.parser import Parser
 from tapjax.tap import tracker
 from tapjax.tap.tracker import Tracker
@@ -28,7 +29,15 @@ class TAPConfig:
     ``experiments/configs/crohme14.py``).
 
     ``pool_after``: the tracker layers after which time is halved; ``coverage``: the coverage
-    model (Eqs. 20-21) in the spatial attention; ``temporal``: temporal attention (Eqs. 22-27).
+    model (Eqs. 20-21) in the spatial attention; ``temporal``: temporal attention (Eqs. 22-27),
+    in the form ``temporal_attention`` (one of :data:`~tapjax.tap.attention.TEMPORAL_FORMS`):
+    ``"paper"`` (Eqs. 22-27 as printed) or ``"authors"`` (as the authors' released code
+    computes ``beta_t``; see :mod:`tapjax.tap.attention`).
+
+    Runs saved before ``temporal_attention`` existed have no such field and are refused: their
+    temporal attention was a third form, since dropped (``m_t`` from ``s_{t-1}``, its own
+    ``W_m`` instead of ``W_att``, ``beta_t`` against ``log sum_i exp(e_ti)``; parameters
+    ``parser/temporal/{U_sm, W_m, nu_m}``), which neither form can load.
     """
 
     vocab_size: int
@@ -43,7 +52,13 @@ class TAPConfig:
     coverage_kernel: int
     coverage_filters: int
     temporal: bool
+    temporal_attention: str
     maxout_dim: int
+
+    def __post_init__(self):
+        if self.temporal_attention not in TEMPORAL_FORMS:
+            raise ValueError(f"model config: temporal_attention is {self.temporal_attention!r}; "
+                             f"choose from {TEMPORAL_FORMS}")
 
     @classmethod
     def from_config(cls, model: Mapping[str, Any], **overrides) -> "TAPConfig":

@@ -1,15 +1,18 @@
-"""The TAP parser (Eqs. 9-16): two GRUs around the guided hybrid attention, maxout output.
+"""The TAP parser (Eqs. 11-16): two GRUs around the guided hybrid attention, maxout output.
 
-One decoding step, given annotations ``A [B, L, D]`` and the previous symbol ``y_{t-1}``::
+One decoding step, given annotations ``A [B, L, D]`` (Eq. 10) and the previous symbol ``y_{t-1}``::
 
-    s_0 = tanh(W_init mean_i a_i)                                       (9)
-    ŝ_t = GRU(E y_{t-1}, s_{t-1})                                       (10)
-    alpha_t, ĉ_t = spatial attention with coverage (ŝ_t, A)            (17-21)
-    c_t = temporal attention (ĉ_t, ŝ_t, s_{t-1}, E y_{t-1})            (22-27), else c_t = ĉ_t
-    s_t = GRU(c_t, ŝ_t)                                                 (11)
-    p(y_t) = softmax(W_o maxout(W_e E y_{t-1} + W_s s_t + W_c c_t))     (13-16)
+    s_0 = tanh(W_init ā),  ā = mean_i a_i                              (15-16)
+    ŝ_t = GRU(E y_{t-1}, s_{t-1})                                       (12)
+    c_t = f_hatt(y_{t-1}, s_{t-1}, ŝ_t, A)                              (13)
+        = temporal attention (22-27) over the spatial attention with coverage (17-21),
+          or c_t = ĉ_t (Eq. 19) without temporal attention
+    s_t = GRU(c_t, ŝ_t)                                                 (14)
+    p(y_t) = softmax(W_o maxout(W_e E y_{t-1} + W_s s_t + W_c c_t))     (11)
 
-``y_{t-1} = -1`` (before the first symbol) embeds to zeros, as in the reference code.
+As in the authors' released code rather than the paper: Eq. 11 projects the embedding by
+``W_e`` (the paper adds ``E y_{t-1}`` itself), the maps carry biases, ``ā`` is the mean over
+real steps, and ``y_{t-1} = -1`` (before the first symbol) embeds to zeros.
 Training (teacher forcing) and decoding both call :meth:`Parser.step`; everything that does
 not depend on ``t`` (the attention keys ``U_att a_i``, ``s_0``) is computed once in
 :meth:`Parser.precompute` / :meth:`Parser.initial_state`.
@@ -45,14 +48,14 @@ class GRUCell(nn.Module):
 
 
 def maxout(x: Array, pieces: int = 2) -> Array:
-    """Maxout over groups of ``pieces`` consecutive features (Eq. 15): ``[..., m] -> [..., m/pieces]``."""
+    """Maxout ``h`` of Eq. 11 over groups of ``pieces`` consecutive features: ``[..., m] -> [..., m/pieces]``."""
     return x.reshape(*x.shape[:-1], x.shape[-1] // pieces, pieces).max(axis=-1)
 
 
 class Parser(nn.Module):
     """GRU decoder with guided hybrid attention; see the module docstring for the equations."""
 
-    config: "TAPConfig"  # sizes: vocab_size, embed_dim, parser_hidden, attention_dim, coverage*, temporal, maxout_dim
+    config: "TAPConfig"  # vocab_size, embed_dim, parser_hidden, attention_dim, coverage*, temporal*, maxout_dim
 
     def setup(self):
         c = self.config
@@ -63,7 +66,8 @@ class Parser(nn.Module):
         self.spatial = SpatialAttention(dim=c.attention_dim, coverage=c.coverage, kernel_width=c.coverage_kernel,
                                         filters=c.coverage_filters, name="spatial")
         if c.temporal:
-            self.temporal_attention = TemporalAttention(dim=c.attention_dim, name="temporal")
+            self.temporal_attention = TemporalAttention(dim=c.attention_dim, form=c.temporal_attention,
+                                                        name="temporal")
         self.W_e = nn.Dense(c.maxout_dim, name="W_e")
         self.W_s = nn.Dense(c.maxout_dim, use_bias=False, name="W_s")
         self.W_c = nn.Dense(c.maxout_dim, use_bias=False, name="W_c")
@@ -74,7 +78,7 @@ class Parser(nn.Module):
         return {"A": A, "mask": mask, "keys": self.spatial.keys(A)}
 
     def initial_state(self, enc: dict) -> dict:
-        """``s_0 = tanh(W_init mean(A))`` (Eq. 9, mean over real steps), zero attention history."""
+        """``s_0 = tanh(W_init ā)`` (Eqs. 15-16, mean over real steps), zero attention history."""
         mask = enc["mask"]
         mean = (enc["A"] * mask[..., None]).sum(1) / jnp.maximum(mask.sum(1, keepdims=True), 1.0)
         state = {"s": jnp.tanh(self.W_init(mean)), "alpha": jnp.zeros_like(mask), "alpha_sum": jnp.zeros_like(mask)}
@@ -83,13 +87,14 @@ class Parser(nn.Module):
         return state
 
     def step(self, enc: dict, state: dict, prev_tokens: Array) -> tuple[Array, dict]:
-        """One step (Eqs. 10-27): ``prev_tokens [B]`` (-1: none) -> ``(log p(y_t) [B, V], state)``."""
+        """One step (Eqs. 11-14, 17-27): ``prev_tokens [B]`` (-1: none) -> ``(log p(y_t) [B, V], state)``."""
         y = self.embed(jnp.maximum(prev_tokens, 0)) * (prev_tokens >= 0)[:, None]
         s_hat = self.gru_hat(state["s"], y)
-        alpha, logits, c = self.spatial(enc["keys"], enc["A"], enc["mask"], s_hat, state["alpha_sum"])
+        query = self.spatial.query(s_hat)
+        alpha, energies, c = self.spatial(enc["keys"], enc["A"], enc["mask"], query, state["alpha_sum"])
         new_state = {"alpha": alpha, "alpha_sum": state["alpha_sum"] + alpha}
         if self.config.temporal:
-            c, new_state["beta"] = self.temporal_attention(y, state["s"], s_hat, c, logits, enc["mask"])
+            c, new_state["beta"] = self.temporal_attention(y, state["s"], s_hat, query, c, energies, enc["mask"])
         s = self.gru(s_hat, c)
         out = maxout(self.W_e(y) + self.W_s(s) + self.W_c(c))
         return jax.nn.log_softmax(self.W_o(out)), {"s": s, **new_state}

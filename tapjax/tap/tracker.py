@@ -1,10 +1,10 @@
-"""The TAP tracker (seed §B): stacked bidirectional GRUs over the pen trajectory, with time pooling.
+"""The TAP tracker (TAP §III-B, Eqs. 4-8): stacked bidirectional GRUs over the pen trajectory, with time pooling.
 
-``features [B, N, 8]`` (8-dim point features) -> annotations ``A [B, L, 2H]`` with
-``L = N / 2^len(pool_after)``. The paper's tracker has 4 BiGRU layers of 250 units per
-direction and halves the time axis after layers 3 and 4 (``L = N / 4``, ``D = 500``).
+``features [B, N, 8]`` (the point features of Eq. 2) -> annotations ``A [B, L, 2H]`` (Eq. 10)
+with ``L = N / 2^len(pool_after)``. The authors' released code has 4 BiGRU layers of 250 units
+per direction and halves the time axis after layers 3 and 4 (``L = N / 4``, ``D = 500``).
 
-Pooling keeps every other step (``h[:, 0::2]``), as the reference implementation does, and
+Pooling keeps every other step (``h[:, 0::2]``), as the authors' code does, and
 the mask with it: with right padding, pooled step ``l`` is real iff its first point is.
 Each layer is :class:`tapjax.common.rnn.RNN` (both directions in one masked scan), so padding
 never changes a real step's annotation.
@@ -26,7 +26,7 @@ def pool_time(x: Array, mask: Array) -> tuple[Array, Array]:
 
 
 def stride(pool_after: tuple[int, ...]) -> int:
-    """How many input points one annotation step covers: ``2 ** len(pool_after)`` (4 for the paper's)."""
+    """How many input points one annotation step covers: ``2 ** len(pool_after)`` (4 for the authors')."""
     return 2 ** len(pool_after)
 
 

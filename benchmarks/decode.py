@@ -69,7 +69,7 @@ def run_batched(model, params, batches, beam: int, max_len: int) -> tuple[float,
     steps summed over expressions, shapes compiled)."""
     decode = lambda b, forced: beam_search(
         model, params, jnp.asarray(b["features"]), jnp.asarray(b["feature_mask"]),
-        beam=beam, max_len=max_len, forced_length=jnp.asarray(forced))
+        beam=beam, max_len=max_len, length_norm=True, forced_length=jnp.asarray(forced))
     t0 = time.perf_counter()
     seen = set()
     for b in batches:  # compile each shape with a one-step search

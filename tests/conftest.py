@@ -1,5 +1,7 @@
-"""Shared fixtures: the real data root (``$TAPJAX_DATA``; CI sets it to ../shared/data), one small trained run."""
+"""Shared fixtures: the real data root (``$TAPJAX_DATA``; CI sets it to ../shared/data), one small trained run,
+synthetic TAP batches."""
 
+import numpy as np
 import pytest
 
 from experiments.configs import crohme14
@@ -39,3 +41,24 @@ def overfit_run(data_root, tmp_path_factory):
     config.train.update(epochs=150, eval_every_epochs=10)
     workdir = tmp_path_factory.mktemp("overfit_run")
     return workdir, trainer.train_and_evaluate(config, str(workdir))
+
+
+def _synthetic_batch(rng: np.random.Generator, B: int = 8, N: int = 16, T: int = 5, padding: int = 0) -> dict:
+    """A batch shaped like tapjax.tap.batching's, with unequal lengths per row (vocabulary of 11) and its last
+    ``padding`` rows padding (no points, no tokens, index -1)."""
+    n_points = rng.integers(4, N + 1, size=B) * (np.arange(B) < B - padding)
+    n_tokens = rng.integers(1, T + 1, size=B) * (np.arange(B) < B - padding)
+    feature_mask = (np.arange(N)[None] < n_points[:, None]).astype(np.float32)
+    token_mask = (np.arange(T)[None] < n_tokens[:, None]).astype(np.float32)
+    tokens = rng.integers(1, 11, size=(B, T)).astype(np.int32) * (np.arange(T)[None] < n_tokens[:, None] - 1)
+    align = (rng.random((B, T, N)) < 0.2) * feature_mask[:, None, :] * (tokens[..., None] > 0)
+    index = np.where(np.arange(B) < B - padding, np.arange(B), -1).astype(np.int32)
+    return {"features": rng.normal(size=(B, N, 8)).astype(np.float32) * feature_mask[..., None],
+            "feature_mask": feature_mask, "tokens": tokens.astype(np.int32), "token_mask": token_mask,
+            "align": align.astype(np.uint8), "index": index}
+
+
+@pytest.fixture(scope="session")
+def synthetic_batch():
+    """``synthetic_batch(rng, B=8, N=16, T=5, padding=0)``: a random TAP batch (tests of the loss and train step)."""
+    return _synthetic_batch

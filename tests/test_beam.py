@@ -95,7 +95,7 @@ def exhaustive_beam(max_len):
 def test_wide_beam_finds_brute_force_best_and_nbest(toy):
     family, params, features, mask = toy
     max_len = 3
-    res = beam_search(family, params, features, mask, beam=exhaustive_beam(max_len), max_len=max_len, n_best=5)
+    res = beam_search(family, params, features, mask, beam=exhaustive_beam(max_len), max_len=max_len, n_best=5, length_norm=False)
     for b in range(features.shape[0]):
         truth = brute_force(family, params, features[b], mask[b], max_len)
         np.testing.assert_allclose(res.scores[b], [s for s, _ in truth[:5]], rtol=1e-5, atol=1e-5)
@@ -113,6 +113,42 @@ def test_length_norm_ranks_by_score_per_step(toy):
         score, seq = max(brute_force(family, params, features[b], mask[b], max_len), key=lambda s: s[0] / (len(s[1]) + 1))
         np.testing.assert_allclose(res.scores[b, 0], score, rtol=1e-5)
         np.testing.assert_array_equal(res.tokens[b, 0, : len(seq) + 1], seq + [0])
+
+
+@dataclasses.dataclass(frozen=True)
+class TableFamily:
+    """Hand-built next-symbol distributions, one per step, whatever came before:
+    ``[EOS]`` scores log 0.5 (the best sum), ``[1, 1, EOS]`` log(0.5 * 0.8 * 0.9) (the best
+    per symbol: -0.340 against -0.693)."""
+
+    def init(self, seed: int) -> dict:
+        probs = np.full((MAX_LEN, V), 1e-6)
+        probs[0, [0, 1]] = 0.5
+        probs[1, [0, 1, 2]] = 0.1, 0.8, 0.1
+        probs[2, [0, 1]] = 0.9, 0.1
+        probs[3, 0] = 1.0
+        return {"log_probs": jnp.log(probs / probs.sum(1, keepdims=True))}
+
+    def encode(self, params, features, feature_mask):
+        return {"mask": feature_mask}
+
+    def init_state(self, params, enc):
+        return {"t": jnp.zeros(enc["mask"].shape[:1], jnp.int32)}
+
+    def step(self, params, enc, state, prev_tokens):
+        return params["log_probs"][jnp.minimum(state["t"], MAX_LEN - 1)], {"t": state["t"] + 1}
+
+
+@pytest.mark.parametrize("length_norm, expected", [(False, []), (True, [1, 1])])
+def test_the_two_rankings_disagree_on_a_hand_built_family(length_norm, expected):
+    family = TableFamily()
+    features, mask = toy_batch()
+    res = beam_search(family, family.init(0), features, mask, beam=4, max_len=MAX_LEN, length_norm=length_norm)
+    for b in range(features.shape[0]):
+        assert res.finished[b, 0] and int(res.lengths[b, 0]) == len(expected)  # symbols before EOS
+        np.testing.assert_array_equal(res.tokens[b, 0, : len(expected) + 1], expected + [0])
+        np.testing.assert_allclose(res.scores[b, 0], np.log(0.5) if not expected else np.log(0.5 * 0.8 * 0.9),
+                                   rtol=1e-5)
 
 
 def python_greedy(family, params, features, mask, max_len):
@@ -143,7 +179,7 @@ def test_beam_one_is_python_greedy(toy):
 
 def test_best_hypothesis_replays_to_its_score_and_attention(toy):
     family, params, features, mask = toy
-    res = beam_search(family, params, features, mask, beam=3, max_len=MAX_LEN, with_attention=True)
+    res = beam_search(family, params, features, mask, beam=3, max_len=MAX_LEN, with_attention=True, length_norm=False)
     for b in range(features.shape[0]):
         n = int(res.lengths[b, 0])
         steps = n + 1 if res.finished[b, 0] else n
@@ -158,29 +194,29 @@ def test_best_hypothesis_replays_to_its_score_and_attention(toy):
 def test_unfinished_search_returns_best_live_hypothesis(toy):
     family, params, features, mask = toy
     params = dict(params, pos=params["pos"].at[:, 0].set(-1e4))  # EOS (almost) impossible
-    res = beam_search(family, params, features, mask, beam=2, max_len=3)
+    res = beam_search(family, params, features, mask, beam=2, max_len=3, length_norm=False)
     assert not np.any(res.finished) and np.all(res.lengths == 3) and np.all(res.tokens > 0)
 
 
 def test_forced_length_runs_exactly_that_many_steps(toy):
     family, params, features, mask = toy
     forced = jnp.array([0, 2], jnp.int32)
-    res = beam_search(family, params, features, mask, beam=4, max_len=MAX_LEN, forced_length=forced)
+    res = beam_search(family, params, features, mask, beam=4, max_len=MAX_LEN, forced_length=forced, length_norm=False)
     np.testing.assert_array_equal(res.lengths[:, 0], forced)
     assert np.all(res.finished) and np.all(res.tokens[1, 0, :2] > 0) and np.all(res.tokens[1, 0, 2:] == 0)
 
 
 def test_compiled_once_per_shape(toy):
     family, params, features, mask = toy
-    beam_search(family, params, features, mask, beam=2, max_len=MAX_LEN)
+    beam_search(family, params, features, mask, beam=2, max_len=MAX_LEN, length_norm=False)
     size = _search._cache_size()
-    beam_search(ToyFamily(), params, features + 1.0, mask, beam=2, max_len=MAX_LEN)
+    beam_search(ToyFamily(), params, features + 1.0, mask, beam=2, max_len=MAX_LEN, length_norm=False)
     assert _search._cache_size() == size
 
 
 def test_bad_shapes_are_reported(toy):
     family, params, features, mask = toy
     with pytest.raises(ValueError, match="feature_mask"):
-        beam_search(family, params, features, mask[:, :3], beam=2, max_len=MAX_LEN)
+        beam_search(family, params, features, mask[:, :3], beam=2, max_len=MAX_LEN, length_norm=False)
     with pytest.raises(ValueError, match="n_best"):
-        beam_search(family, params, features, mask, beam=2, max_len=MAX_LEN, n_best=5)
+        beam_search(family, params, features, mask, beam=2, max_len=MAX_LEN, n_best=5, length_norm=False)

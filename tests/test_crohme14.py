@@ -1,7 +1,8 @@
 """The crohme14 experiment: every config variant trains, and a small real run overfits 8 expressions
 (the session's shared ``overfit_run`` fixture, tests/conftest.py); a run resumes only under the
 same config, falls back to its best checkpoint when the latest is corrupt, and an unusable config
-or workdir is one error line before anything is written."""
+or workdir is one error line before anything is written. The paper's regime is the authors': early
+stopping with a step-size cut, validation on CROHME 2013 test, the adaptive weight-noise stage."""
 
 import hashlib
 import json
@@ -16,10 +17,11 @@ import pytest
 
 from experiments.configs import crohme14
 from tapjax.common.cli import InputError
-from tapjax.tap import trainer
-from tapjax.tap.model import TAP
-from tapjax.common import sharding
+from tapjax.common import optim, sharding
+from tapjax.common.checkpoint import Checkpoints
 from tapjax.common.optim import make_optimizer
+from tapjax.tap import trainer, weight_noise
+from tapjax.tap.model import TAP
 
 TINY_SIZES = dict(tracker_hidden=4, embed_dim=4, parser_hidden=4, attention_dim=4, coverage_kernel=3,
                   coverage_filters=2, maxout_dim=4)
@@ -94,9 +96,13 @@ def _hashes(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _valid_steps(workdir: Path) -> list[int]:
+def _valid_lines(workdir: Path) -> list[dict]:
     lines = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-    return [line["step"] for line in lines if line["split"] == "valid"]
+    return [line for line in lines if line["split"] == "valid"]
+
+
+def _valid_steps(workdir: Path) -> list[int]:
+    return [line["step"] for line in _valid_lines(workdir)]
 
 
 def _truncate_data(workdir: Path, kind: str) -> None:
@@ -151,13 +157,25 @@ def test_corrupt_latest_and_best_is_an_error(data_root, tiny_run, tmp_path):
 
 
 @pytest.mark.parametrize("problem", ["unknown test split", "missing data root", "init_from not a run",
-                                     "workdir is a file"])
+                                     "workdir is a file", "missing validation folder", "unknown validation split",
+                                     "unknown weight noise", "cuts without a factor"])
 def test_unusable_config_is_refused_before_anything_is_written(data_root, tmp_path, problem):
     config, workdir = _tiny_config(data_root), tmp_path / "run"
     if problem == "unknown test split":
         config.eval.test_sets, expected = ("test2014", "test2015"), "eval.test_sets: unknown split 'test2015'"
     elif problem == "missing data root":
         config.data.root, expected = str(tmp_path / "nodata"), "nodata/crohme not found"
+    elif problem == "missing validation folder":  # a data root with the training folder only
+        (tmp_path / "data" / "crohme" / "TrainINKML").mkdir(parents=True)
+        config.data.update(root=str(tmp_path / "data"), valid="test2013")
+        expected = "TestINKMLGT_2013: missing: the folder of the test2013 split"
+    elif problem == "unknown validation split":
+        config.data.valid, expected = "dev", "data.valid: 'dev': choose one of test2013, heldout, train"
+    elif problem == "unknown weight noise":
+        config.train.weight_noise, expected = "0.01", "train.weight_noise: '0.01': choose one of none, adaptive"
+    elif problem == "cuts without a factor":
+        config.train.lr_cuts, config.optim.lr_cut_factor = 1, 0.0
+        expected = "optim.lr_cut_factor: step-size cuts"
     elif problem == "init_from not a run":
         config.train.init_from, expected = str(tmp_path), "train.init_from: not a training run"
     else:
@@ -186,3 +204,94 @@ def test_command_line_errors_are_one_line_and_status_2(tmp_path, flags, expected
     assert done.returncode == 2
     assert done.stderr.strip().startswith(expected) and len(done.stderr.strip().splitlines()) == 1
     assert not workdir.exists()
+
+
+def test_paper_trains_as_the_authors_and_cpu_keeps_its_measured_regime():
+    """JianshuZhang/TAP v2 train_nmt.py / nmt.py: cost summed per expression, mean over the batch; Adadelta eps
+    1e-8, clip 1000; patience 15, one cut (two in the weight-noise stage); validation on CROHME 2013 test."""
+    paper, cpu, overfit = (crohme14.get_config(v) for v in ("paper", "cpu", "overfit"))
+    assert (paper.train.loss_average, paper.optim.eps, paper.optim.clip_norm) == ("expressions", 1e-8, 1000.0)
+    assert (paper.train.patience, paper.train.lr_cuts, paper.train.noise_lr_cuts) == (15, 1, 2)
+    assert (paper.train.weight_noise, paper.train.noise_complexity) == ("none", 0.05)
+    assert paper.data.valid == cpu.data.valid == "test2013" and overfit.data.valid == "train"
+    assert (cpu.train.loss_average, cpu.optim.clip_norm, cpu.train.lr_cuts) == ("tokens", 100.0, 0)
+
+
+def test_patience_cuts_the_step_size_then_ends_training():
+    config = crohme14.get_config("paper")
+    config.train.patience = 2
+    state = sharding.TrainState.create({"w": np.zeros(2, np.float32)}, make_optimizer(config.optim))
+    record = {"state": state, "bad_epochs": 2, "epoch": 9}
+    assert trainer._cut_if_due(record, config) is record  # patience not yet exceeded
+    once = trainer._cut_if_due(dict(record, bad_epochs=3), config)
+    assert optim.cuts(once["state"].opt_state) == 1 and once["bad_epochs"] == 0
+    spent = dict(once, bad_epochs=3)
+    assert trainer._cut_if_due(spent, config) is spent  # no cut left: the trainer stops
+    config.train.weight_noise = "adaptive"  # two cuts in the weight-noise stage
+    assert optim.cuts(trainer._cut_if_due(spent, config)["state"].opt_state) == 2
+
+
+def _scripted_wers(monkeypatch, wers):
+    """Validation (and the final score on train) returns the WERs of ``wers`` in turn."""
+    calls = iter(wers)
+    monkeypatch.setattr(trainer.decoding, "score", lambda *args, **kwargs: {"wer": next(calls), "exprate": 0.0})
+
+
+def _restored(config, workdir, kind="latest"):
+    """The run's ``kind`` checkpoint, restored as the trainer does."""
+    model = TAP.from_config(config.model)
+    checkpoints = Checkpoints(workdir)
+    try:
+        like = trainer._initial_record(model, config, weight_noise.optimizer(config), sharding.data_mesh(),
+                                       checkpoints)
+        return checkpoints.restore(kind, like)
+    finally:
+        checkpoints.close()
+
+
+def test_early_stopping_cuts_once_then_stops_and_resumes_with_another_cut(data_root, tmp_path, monkeypatch, capsys):
+    config = _tiny_config(data_root, epochs=20)
+    config.train.update(patience=0, lr_cuts=1)
+    workdir = tmp_path / "run"
+    # 0.5 the best; a tie is an improvement; worse: cut; worse: the end. Then the final score on train.
+    _scripted_wers(monkeypatch, [0.5, 0.5, 0.6, 0.6, 0.9])
+    results = trainer.train_and_evaluate(config, str(workdir))
+    assert results["epochs"] == 4 and results["best_valid_wer"] == 0.5
+    assert _restored(config, workdir, "best")["epoch"] == 2
+    assert capsys.readouterr().out.count("step size cut by 10") == 1
+    assert optim.cuts(_restored(config, workdir)["state"].opt_state) == 1
+
+    config.train.lr_cuts = 2  # may change on resume: the finished run cuts once more and goes on
+    _scripted_wers(monkeypatch, [0.6, 0.9])
+    assert trainer.train_and_evaluate(config, str(workdir))["epochs"] == 5
+    assert optim.cuts(_restored(config, workdir)["state"].opt_state) == 2
+
+
+def test_adaptive_weight_noise_stage_starts_from_the_best_and_checkpoints_sigma(data_root, tiny_run, tmp_path):
+    config = _tiny_config(data_root)
+    config.train.update(init_from=str(tiny_run), weight_noise="adaptive")
+    workdir = tmp_path / "noise"
+    results = trainer.train_and_evaluate(config, str(workdir))
+    assert _valid_steps(workdir) == [0, 1] and results["steps"] == 1  # the start validated, then one epoch
+    run_best = json.loads((tiny_run / "results.json").read_text())["best_valid_wer"]
+    assert _valid_lines(workdir)[0]["wer"] == run_best  # it starts from RUN's best weights
+    source = _restored(_tiny_config(data_root), tiny_run, "best")["state"].params
+    latest = _restored(config, workdir)["state"].params
+    assert isinstance(latest, weight_noise.Posterior)
+    start = weight_noise.Posterior.create(source)
+    for a, b in zip(jax.tree.leaves(jax.device_get(latest.log_var)), jax.tree.leaves(start.log_var)):
+        assert not np.allclose(a, b)  # sigma learnt
+    changed = [not np.allclose(a, b) for a, b in zip(jax.tree.leaves(jax.device_get(latest.mean)),
+                                                      jax.tree.leaves(source))]
+    assert any(changed)
+
+
+def test_validation_split_is_test2013_heldout_or_train(data_root):
+    config = crohme14.get_config("paper")
+    config.data.root = str(data_root)
+    _, whole, test2013 = trainer.load_data(config)
+    assert (test2013.name, len(test2013)) == ("test2013", 668)
+    config.data.valid = "heldout"
+    _, train, heldout = trainer.load_data(config)
+    assert len(train) + len(heldout) == len(whole) and not set(train.keys) & set(heldout.keys)
+    assert round(len(whole) * 0.05) == len(heldout)

@@ -24,7 +24,7 @@ def assert_same_result(a, b):
 
 
 def decode(family, params, features, mask):
-    return beam_search(family, params, features, mask, beam=3, max_len=MAX_LEN, n_best=3, with_attention=True)
+    return beam_search(family, params, features, mask, beam=3, max_len=MAX_LEN, n_best=3, with_attention=True, length_norm=False)
 
 
 def test_ensemble_of_one_is_the_model(toy):

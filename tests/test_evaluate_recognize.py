@@ -66,6 +66,18 @@ def test_evaluate_falls_back_to_the_runs_own_decoding_settings(overfit_run, tmp_
     assert all(len(p["hypothesis"].split()) <= 1 for p in _predictions(out))  # --max_len overrides eval.max_len
 
 
+def test_length_norm_flag_overrides_the_runs_ranking(overfit_run, tmp_path, capsys):
+    workdir = overfit_run[0]
+    assert runs.load_config(workdir).eval.length_norm is True  # the variant's default
+    for flag, expected in (("--length_norm", True), ("--no-length_norm", False), (None, None)):
+        args = evaluate._parser().parse_args(["--checkpoint", str(workdir), "--split", "test2014", *filter(None, [flag])])
+        assert args.length_norm is expected
+    out = tmp_path / "p.jsonl"
+    assert evaluate.main(["--checkpoint", str(workdir), "--split", "test2014", "--limit", "2", "--no-length_norm",
+                          "--json", "--predictions", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 2
+
+
 def test_recognize_prints_the_caption_of_a_learnt_expression_and_draws_its_attention(
         overfit_run, overfit_expression, tmp_path, capsys):
     workdir, _ = overfit_run
@@ -160,7 +172,8 @@ def _edited_copy(workdir, tmp_path, **model):
     ({"vocab_size": 112}, False, "model.vocab_size is 112 but the vocabulary has 111 symbols"),
     ({"tracker_hidden": 48}, False, "the checkpoint does not match config.json"),
     ({"tracker_hidden": 48}, True, "cannot ensemble with"),
-], ids=["missing", "vocab", "shapes", "ensemble"])
+    ({"temporal_attention": None}, False, "a model this version of tapjax cannot build"),
+], ids=["missing", "vocab", "shapes", "ensemble", "older_version"])
 def test_evaluate_rejects_an_unusable_checkpoint_with_a_clear_error(overfit_run, tmp_path, capsys, edit, ensemble,
                                                                     problem):
     workdir = overfit_run[0]

@@ -1,4 +1,5 @@
-"""Optimisers: the learning-rate schedule reaches the update (Adam's step is about the rate)."""
+"""Optimisers: the learning-rate schedule reaches the update (Adam's step is about the rate); the paper's is the
+authors' Adadelta; a step-size cut divides Adadelta's eps or Adam's rate and is checkpointed."""
 
 import jax.numpy as jnp
 import ml_collections
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 
 from experiments.configs import crohme14
-from tapjax.common.optim import learning_rate, make_optimizer
+from tapjax.common.checkpoint import Series
+from tapjax.common.optim import cut, cuts, learning_rate, make_optimizer
 
 
 def _adam(decay_epochs: int) -> ml_collections.ConfigDict:
@@ -48,3 +50,52 @@ def test_cpu_variant_decays_over_its_epochs():
     assert schedule(0) == pytest.approx(cfg.learning_rate)
     assert schedule(cfg.decay_epochs * 525 // 2) == pytest.approx(cfg.learning_rate * (1 + cfg.final_lr_fraction) / 2)
     assert schedule(cfg.decay_epochs * 525) == pytest.approx(cfg.learning_rate * cfg.final_lr_fraction)
+
+
+def _adadelta_step(cfg, opt_state=None) -> float:
+    """Adadelta's first update of one weight under gradient 1: ``-sqrt(eps) / sqrt(0.05 + eps)``."""
+    tx = make_optimizer(cfg)
+    params = jnp.zeros(1)
+    update, state = tx.update(jnp.ones(1), tx.init(params) if opt_state is None else opt_state, params)
+    return float(update[0])
+
+
+def test_paper_optimiser_is_the_authors():
+    """optimizers.py's adadelta: rho 0.95, no rate, eps the 1e-8 passed as 'learning-rate'; clip-c 1000."""
+    cfg = crohme14.get_config("paper").optim
+    assert (cfg.name, cfg.learning_rate, cfg.rho, cfg.eps, cfg.clip_norm, cfg.lr_cut_factor) == (
+        "adadelta", 1.0, 0.95, 1e-8, 1000.0, 10.0)
+    assert _adadelta_step(cfg) == pytest.approx(-np.sqrt(1e-8) / np.sqrt(0.05 + 1e-8), rel=1e-4)
+
+
+def test_a_cut_divides_adadelta_eps_and_survives_a_checkpoint(tmp_path):
+    cfg = crohme14.get_config("paper").optim
+    tx = make_optimizer(cfg)
+    state = cut(tx.init(jnp.zeros(1)))
+    assert cuts(state) == 1
+    series = Series(tmp_path)
+    series.save(1, state)
+    restored = series.restore(state)
+    series.close()
+    assert cuts(restored) == 1
+    assert _adadelta_step(cfg, restored) == pytest.approx(-np.sqrt(1e-9) / np.sqrt(0.05 + 1e-9), rel=1e-4)
+    assert cuts(tx.update(jnp.ones(1), restored, jnp.zeros(1))[1]) == 1  # kept by the updates
+
+
+def test_a_cut_divides_adams_rate_decayed_or_not():
+    for decay_epochs in (0, 5):
+        cfg = _adam(decay_epochs)
+        cfg.lr_cut_factor = 10.0
+        tx = make_optimizer(cfg, steps_per_epoch=2)
+        params = jnp.zeros(1)
+        state = cut(tx.init(params))
+        update, _ = tx.update(jnp.ones(1), state, params)
+        assert float(update[0]) == pytest.approx(-0.01, rel=1e-4)
+
+
+def test_runs_saved_before_cuts_keep_their_optimiser_state():
+    """A config.json without optim.lr_cut_factor (runs saved before it) restores into the plain state."""
+    cfg = crohme14.get_config("paper").optim
+    del cfg["lr_cut_factor"]
+    state = make_optimizer(cfg).init(jnp.zeros(1))
+    assert isinstance(state, tuple) and len(state) == 2 and cuts(state) == 0  # (clipping, Adadelta)

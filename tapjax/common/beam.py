@@ -3,15 +3,16 @@
 The decoder picks the symbol sequence maximising the summed log-probability::
 
     y^ = argmax_y  log P(y | x)                                               (30)
-    log P(y | x) = sum_t  log P(y_t | y_<t, x)                                 (31)
+    S_t = S_{t-1} - log p(y_t | y_<t, x)                                       (31)
 
+(the running score ``S_t`` of Eq. 31 is the negated summed log-probability kept here)
 approximately, by keeping the ``K`` best partial hypotheses per expression. The search
 follows the classic TAP/WAP beam semantics: at each step the ``K - dead`` best extensions
 of the live hypotheses are kept (``dead`` = hypotheses already finished); an extension
 that emits EOS (id 0) is finished and kept, the others stay live. The search stops when
 no hypothesis is live or after ``max_len`` steps. The answer is the best finished
-hypothesis by total log-probability (optionally divided by its length, EOS included);
-if none finished, the best live one.
+hypothesis by total log-probability, or (``length_norm``, the TAP authors' decoder) by
+log-probability divided by its length, EOS included; if none finished, the best live one.
 
 Everything runs on device in one ``lax.while_loop``: the batch of ``B`` expressions is
 encoded once, the encoder output and decoder state are tiled to ``B * K`` rows, and each
@@ -76,16 +77,19 @@ def beam_search(
     beam: int,
     max_len: int,
     n_best: int = 1,
+    length_norm: bool,
     with_attention: bool = False,
-    length_norm: bool = False,
     forced_length: Array | None = None,
 ) -> BeamResult:
     """Decodes a batch of expressions; see the module docstring for the semantics.
 
     ``features [B, N, F]``, ``feature_mask [B, N]``; ``family``, ``beam``, ``max_len``,
     ``n_best``, ``with_attention`` and ``length_norm`` are static (one compiled program
-    per combination and input shape, cached). ``length_norm`` ranks by score / steps
-    (TAP ranks by the plain sum, the default); returned scores are always plain sums.
+    per combination and input shape, cached). ``length_norm`` ranks the hypotheses by their
+    log-probability divided by their length in symbols, ``<eol>`` included (what the TAP
+    authors' decoder does: their ``translate.py`` divides each sample's cost by its length; the
+    paper does not say), else by the plain sum of log-probabilities (Eq. 30); returned scores
+    are always plain sums.
 
     ``forced_length int [B]`` (for timing untrained models): forbids EOS before step
     ``forced_length[b]`` and forces it there, so expression ``b`` is searched for exactly
@@ -99,8 +103,9 @@ def beam_search(
 
 
 def greedy(family: Family, params, features: Array, feature_mask: Array, **kwargs) -> BeamResult:
-    """Greedy decoding: the most probable symbol at every step (``beam_search`` with beam 1)."""
-    return beam_search(family, params, features, feature_mask, beam=1, **kwargs)
+    """Greedy decoding: the most probable symbol at every step (``beam_search`` with beam 1,
+    hypotheses ranked by their summed log-probability)."""
+    return beam_search(family, params, features, feature_mask, beam=1, length_norm=False, **kwargs)
 
 
 def _check_args(features, feature_mask, beam, max_len, n_best, forced_length) -> None:

@@ -1,8 +1,15 @@
 """Optimisers (optax) from a config's ``optim`` block, for both projects.
 
-TAP's paper trains with Adadelta (``lr 1.0, rho 0.95, eps 1e-6`` in the reference code) and
-clips gradients by global norm; the W-BADGE paper's taggers use Adam. Either can take a
-cosine learning-rate decay.
+TAP trains with Adadelta and clips gradients by global norm; the W-BADGE paper's taggers use
+Adam. Either can take a cosine learning-rate decay. TAP's authors' code (JianshuZhang/TAP,
+``optimizers.py``) runs Adadelta with ``rho 0.95`` and no rate (1.0), the value its scripts
+pass as the "learning rate" (1e-8) being Adadelta's epsilon; it clips at global norm 1000.
+
+A step-size *cut* (``optim.lr_cut_factor``) divides the step size by that factor, as the
+authors' early stopping does when patience runs out: for Adadelta it divides epsilon (what
+their ``lrate /= 10`` divides), for Adam the learning rate. The number of cuts made is an
+injected hyper-parameter of the optimiser state (:func:`cuts`), so it is checkpointed with
+it and a resumed run keeps its step size.
 """
 
 from __future__ import annotations
@@ -20,17 +27,47 @@ def learning_rate(cfg: ml_collections.ConfigDict, steps_per_epoch: int = 1) -> f
                                        alpha=cfg.final_lr_fraction)
 
 
-def make_optimizer(cfg: ml_collections.ConfigDict, steps_per_epoch: int = 1) -> optax.GradientTransformation:
-    """``cfg.name`` in {"adadelta", "adam"}, the rate of :func:`learning_rate`, ``cfg.clip_norm``
-    (0: none), ``cfg.rho``/``cfg.eps`` (Adadelta) or ``cfg.b1``/``cfg.b2``/``cfg.eps`` (Adam).
+def _divided(rate: float | optax.Schedule, divisor) -> float | optax.Schedule:
+    return (lambda count: rate(count) / divisor) if callable(rate) else rate / divisor
 
-    ``steps_per_epoch`` only sets the schedule's length: the optimizer state's structure does
-    not depend on it (restoring a checkpoint can leave it at 1)."""
+
+def _optimizer(cfg: ml_collections.ConfigDict, steps_per_epoch: int, divisor) -> optax.GradientTransformation:
+    """Adadelta or Adam with its step size divided by ``divisor`` (epsilon for Adadelta, the rate for Adam)."""
     lr = learning_rate(cfg, steps_per_epoch)
     if cfg.name == "adadelta":
-        opt = optax.adadelta(lr, rho=cfg.rho, eps=cfg.eps)
-    elif cfg.name == "adam":
-        opt = optax.adam(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
-    else:
-        raise ValueError(f"optimizer name must be 'adadelta' or 'adam', got {cfg.name!r}")
-    return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), opt) if cfg.clip_norm else opt
+        return optax.adadelta(lr, rho=cfg.rho, eps=cfg.eps / divisor)
+    if cfg.name == "adam":
+        return optax.adam(_divided(lr, divisor), b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
+    raise ValueError(f"optimizer name must be 'adadelta' or 'adam', got {cfg.name!r}")
+
+
+def make_optimizer(cfg: ml_collections.ConfigDict, steps_per_epoch: int = 1,
+                   gradients: optax.GradientTransformation | None = None) -> optax.GradientTransformation:
+    """``cfg.name`` in {"adadelta", "adam"}, the rate of :func:`learning_rate`, ``cfg.clip_norm``
+    (0: none), ``cfg.rho``/``cfg.eps`` (Adadelta) or ``cfg.b1``/``cfg.b2``/``cfg.eps`` (Adam);
+    with ``cfg.lr_cut_factor``, the number of step-size cuts as an injected hyper-parameter.
+
+    ``gradients``, if given, turns the clipped gradient into the one the optimiser follows
+    (TAP's adaptive weight noise). ``steps_per_epoch`` only sets the schedule's length: the
+    optimizer state's structure does not depend on it (restoring a checkpoint can leave it at 1)."""
+
+    def chain(cuts=0):
+        steps = [optax.clip_by_global_norm(cfg.clip_norm)] if cfg.clip_norm else []
+        steps += [gradients] if gradients is not None else []
+        divisor = cfg.lr_cut_factor ** cuts if cfg.get("lr_cut_factor") else 1.0
+        steps.append(_optimizer(cfg, steps_per_epoch, divisor))
+        return optax.chain(*steps) if len(steps) > 1 else steps[0]
+
+    if not cfg.get("lr_cut_factor"):  # absent from the config.json of runs saved before cuts
+        return chain()
+    return optax.inject_hyperparams(chain)(cuts=0)
+
+
+def cuts(opt_state) -> int:
+    """The step-size cuts made so far in a :func:`make_optimizer` state (0 without ``lr_cut_factor``)."""
+    return int(getattr(opt_state, "hyperparams", {}).get("cuts", 0))
+
+
+def cut(opt_state):
+    """``opt_state`` with one more step-size cut: its next updates divide the step size once more."""
+    return opt_state._replace(hyperparams=dict(opt_state.hyperparams, cuts=opt_state.hyperparams["cuts"] + 1))

@@ -242,6 +242,12 @@ def load_path(folder: str | Path, cache_dir=None, settings: strokes.Settings | N
                  settings, workers)
 
 
+def preprocessing(data) -> strokes.Settings:
+    """The preprocessing a run's ``data`` config block names: ``data.preprocessing``, a
+    :class:`tapjax.tap.strokes.Settings` method."""
+    return strokes.Settings(method=data.preprocessing)
+
+
 def valid_indices(n: int, valid_fraction: float, seed: int) -> np.ndarray:
     """The sorted indices of the seeded validation hold-out among ``n`` training expressions."""
     count = int(round(n * valid_fraction))

@@ -44,11 +44,12 @@ def split_batches(split: Split, vocab: Vocab, config: ml_collections.ConfigDict,
 
 
 @functools.lru_cache(maxsize=16)
-def _sharded_search(family: Family, mesh: jax.sharding.Mesh, beam: int, max_len: int):
+def _sharded_search(family: Family, mesh: jax.sharding.Mesh, beam: int, max_len: int, length_norm: bool):
     """``(params, batch) -> (tokens [B, max_len], lengths [B])`` of each row's best hypothesis, sharded."""
 
     def best(params, batch):
-        result = beam_search(family, params, batch["features"], batch["feature_mask"], beam=beam, max_len=max_len)
+        result = beam_search(family, params, batch["features"], batch["feature_mask"], beam=beam, max_len=max_len,
+                             length_norm=length_norm)
         return result.tokens[:, 0], result.lengths[:, 0]
 
     return sharding.make_eval_fn(best, mesh)
@@ -56,15 +57,16 @@ def _sharded_search(family: Family, mesh: jax.sharding.Mesh, beam: int, max_len:
 
 def decode(family: Family, params, split: Split, vocab: Vocab, config: ml_collections.ConfigDict, *,
            stride: int, beam: int, mesh: jax.sharding.Mesh | None = None) -> list[list[str]]:
-    """The best hypothesis (beam ``beam``, 1 = greedy; ``eval.max_len`` steps at most) for each
-    expression of ``split``, in order.
+    """The best hypothesis (beam ``beam``, 1 = greedy; ``eval.max_len`` steps at most; ranked as
+    ``eval.length_norm`` says, :func:`~tapjax.common.beam.beam_search`) for each expression of
+    ``split``, in order.
 
     ``family`` is a TAP model or an :class:`~tapjax.common.family.Ensemble` of them (Eq. 32);
     ``stride`` its input points per annotation step; ``mesh`` defaults to every local device.
     """
     mesh = mesh or sharding.data_mesh(jax.local_devices())
     n = mesh.devices.size
-    search = _sharded_search(family, mesh, beam, config.eval.max_len)
+    search = _sharded_search(family, mesh, beam, config.eval.max_len, config.eval.length_norm)
     params = sharding.replicate(params, mesh)
     hyps = [None] * len(split)
     for batch in split_batches(split, vocab, config, stride, batch_size=int(round_up(config.eval.batch_size, n)),

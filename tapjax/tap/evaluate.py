@@ -1,14 +1,17 @@
 """Scores trained TAP runs on a CROHME split: one run, or several as an ensemble (TAP Eq. 32).
 
     python -m tapjax.tap.evaluate --checkpoint DIR [--checkpoint DIR2 ...] --split test2014 \\
-        [--beam K] [--max_len N] [--batch_size B] [--data_dir D] [--limit N] [--json] [--predictions FILE]
+        [--beam K] [--max_len N] [--[no-]length_norm] [--batch_size B] [--data_dir D] [--limit N] [--json] \\
+        [--predictions FILE]
 
 ``DIR`` is a run's workdir (``config.json`` + ``checkpoints/``, as written by
 :func:`tapjax.tap.trainer.train_and_evaluate`); its best checkpoint is used, else its latest.
 Several ``--checkpoint`` runs must share the model config and vocabulary and are decoded
 as one :class:`~tapjax.common.family.Ensemble`. Every decoding setting not given falls back
 to the (first) run's own config: ``--beam`` to ``eval.test_beam``, ``--max_len`` to
-``eval.max_len``, ``--batch_size`` to ``eval.batch_size``, ``--data_dir`` to ``data.root``.
+``eval.max_len``, ``--batch_size`` to ``eval.batch_size``, ``--[no-]length_norm`` to
+``eval.length_norm`` (rank hypotheses by log-probability per symbol, as the TAP authors'
+decoder, or by the sum), ``--data_dir`` to ``data.root``.
 Batches are split over every local device (:mod:`tapjax.tap.decoding`). Prints
 ``{"split", "n", "wer", "exprate", "le1", "le2", "le3", "beam", "devices", "seconds",
 "per_stroke_count", "oov_references"}`` (a table, or one JSON line with ``--json``; ``seconds``
@@ -35,12 +38,12 @@ import jax
 
 from tapjax.common.cli import run_cli
 from tapjax.tap import crohme, decoding, exprate
-from tapjax.tap.runs import Runs, load_runs
+from tapjax.tap.runs import Runs, add_length_norm_flag, load_runs, override
 from tapjax.tap.symbols import Vocab
 
 SPLITS = ("test2014", "test2016", "test2013", "valid")
 # Command-line flags that override the run's eval block when given.
-EVAL_FLAGS = ("max_len", "batch_size")
+EVAL_FLAGS = ("max_len", "batch_size", "length_norm")
 
 
 def evaluate(runs: Runs, split: crohme.Split, beam: int) -> tuple[dict, list[dict]]:
@@ -85,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", required=True, choices=SPLITS)
     parser.add_argument("--beam", type=int, default=None, help="beam width, 1 = greedy (default: the run's eval.test_beam)")
     parser.add_argument("--max_len", type=int, default=None, help="longest caption decoded (default: the run's eval.max_len)")
+    add_length_norm_flag(parser)
     parser.add_argument("--batch_size", type=int, default=None,
                         help="expressions per decoding batch, split over the devices (default: the run's eval.batch_size)")
     parser.add_argument("--data_dir", default=None, help="the data root (default: the run's data.root, $TAPJAX_DATA or ./data)")
@@ -95,19 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def override_eval(runs: Runs, args: argparse.Namespace) -> None:
-    """Replaces the run's ``eval`` values by the flags of :data:`EVAL_FLAGS` that were given."""
-    for name in EVAL_FLAGS:
-        if getattr(args, name) is not None:
-            runs.config.eval[name] = getattr(args, name)
-
-
 def _main(argv: list[str] | None) -> None:
     args = _parser().parse_args(argv)
     runs = load_runs(args.checkpoint, args.data_dir)
-    override_eval(runs, args)
+    override(runs, {name: getattr(args, name) for name in EVAL_FLAGS})
     data_dir = args.data_dir or runs.config.data.root or None
-    split = crohme.load_split(args.split, data_dir, runs.config.data.cache_dir or None)
+    split = crohme.load_split(args.split, data_dir, runs.config.data.cache_dir or None,
+                              crohme.preprocessing(runs.config.data))
     if args.limit:
         split = split.take(range(min(args.limit, len(split))))
     summary, predictions = evaluate(runs, split, runs.config.eval.test_beam if args.beam is None else args.beam)

@@ -2,8 +2,11 @@
 
     O = -sum_t log p(w_t | y_<t, x) + lambda * sum_t G_t                  (29)
 
-summed over real caption tokens (``token_mask``, which includes the end symbol); ``G_t``
-(Eq. 28) only for tokens that have strokes. ``lambda = 0.1`` in the reference code.
+summed over an expression's real caption tokens (``token_mask``, which includes the end
+symbol); ``G_t`` (Eq. 28) only for tokens that have strokes. ``lambda = 0.1`` in the
+authors' code. A batch's loss is the mean of Eq. 29 over its expressions, as the authors'
+code has it (``nmt.py``: ``cost`` summed over each expression's steps, then ``cost.mean()``
+over the batch); ``average="tokens"`` divides the batch's sum by its tokens instead.
 """
 
 from __future__ import annotations
@@ -15,15 +18,20 @@ from tapjax.tap.attention import alignment_targets, guider_loss
 from tapjax.tap.model import TAP
 
 Array = jax.Array
+AVERAGES = ("expressions", "tokens")
 
 
-def tap_loss(model: TAP, params, batch: dict, guider_weight: float = 0.1):
+def tap_loss(model: TAP, params, batch: dict, guider_weight: float = 0.1, average: str = "expressions"):
     """Eq. 29 over this device's rows, in the form :func:`tapjax.common.sharding.make_train_step` wants.
 
-    Returns ``(loss sum, (number of real tokens, metric sums))`` with metric sums
-    ``nll`` (cross-entropy), ``guider`` (sum of ``G_t``) and ``correct`` (teacher-forced
-    argmax hits).
+    Returns ``(loss sum, (count, metric sums))``: ``count`` is the number of the rows'
+    expressions (padding rows have no tokens), or with ``average="tokens"`` of their real
+    tokens: the step divides the global sums by the global count. The metric sums are ``nll``
+    (cross-entropy), ``guider`` (sum of ``G_t``), ``correct`` (teacher-forced argmax hits) and
+    ``tokens`` (real tokens; ``correct / tokens`` is the accuracy whatever the average).
     """
+    if average not in AVERAGES:
+        raise ValueError(f"average must be one of {AVERAGES}, got {average!r}")
     tokens, mask = batch["tokens"], batch["token_mask"]
     log_probs, alpha, annotation_mask = model.teacher_forced(params, batch["features"], batch["feature_mask"], tokens)
     token_lp = jnp.take_along_axis(log_probs, tokens[..., None], axis=-1)[..., 0]
@@ -32,4 +40,5 @@ def tap_loss(model: TAP, params, batch: dict, guider_weight: float = 0.1):
     guider = (guider_loss(alpha, gamma) * mask).sum()
     correct = ((log_probs.argmax(-1) == tokens) * mask).sum()
     loss = nll + guider_weight * guider if guider_weight else nll
-    return loss, (mask.sum(), {"nll": nll, "guider": guider, "correct": correct})
+    count = mask.max(axis=-1).sum() if average == "expressions" else mask.sum()
+    return loss, (count, {"nll": nll, "guider": guider, "correct": correct, "tokens": mask.sum()})

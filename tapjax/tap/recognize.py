@@ -1,7 +1,7 @@
 """Recognises handwritten expressions in InkML files with trained TAP runs.
 
     python -m tapjax.tap.recognize FILE.inkml [FILE2 ...] --checkpoint DIR [--checkpoint DIR2 ...] \\
-        [--beam K] [--max_len N] [--data_dir D] [--attention OUT.png]
+        [--beam K] [--max_len N] [--[no-]length_norm] [--data_dir D] [--attention OUT.png]
 
 prints ``FILE<TAB>LaTeX`` per file (tokens separated by spaces, as in the standard
 captions). The files need ink only: a truth annotation, if any, is ignored. A file that
@@ -35,10 +35,10 @@ from typing import Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from tapjax.tap import inkml, strokes
+from tapjax.tap import crohme, inkml, strokes
 from tapjax.common.beam import beam_search
 from tapjax.common.cli import InputError, run_cli
-from tapjax.tap.runs import Runs, load_runs
+from tapjax.tap.runs import Runs, add_length_norm_flag, load_config, load_runs, override
 
 
 @dataclasses.dataclass
@@ -49,7 +49,7 @@ class Recognition:
     ``point_strokes int32 [N]`` their stroke; ``alpha float32 [T, N]`` the spatial
     attention of output symbol ``t`` (Eqs. 17-21) on each point: annotation ``l`` covers
     the ``stride`` points ``l * stride ...`` of the tracker's time pooling; ``beta
-    float32 [T]`` the temporal gate (Eqs. 25-27: the share of the context taken from the
+    float32 [T]`` the temporal gate (Eqs. 24-26: the share of the context taken from the
     language-model side), or None for a model without temporal attention.
     """
 
@@ -65,8 +65,9 @@ class Recognition:
         return " ".join(self.tokens)
 
 
-def read_features(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """The TAP point features ``[N, 8]`` and stroke index ``[N]`` of one InkML file.
+def read_features(path: str | os.PathLike, settings: strokes.Settings) -> tuple[np.ndarray, np.ndarray]:
+    """The TAP point features ``[N, 8]`` and stroke index ``[N]`` of one InkML file, preprocessed with
+    ``settings`` (a run's :func:`tapjax.tap.crohme.preprocessing`).
 
     Raises :class:`InputError` naming the file for unreadable ink or too many points."""
     try:
@@ -74,17 +75,17 @@ def read_features(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     except inkml.InkMLError as error:
         raise InputError(error.path, error.problem) from None
     try:
-        return strokes.preprocess(ink.traces)
+        return strokes.preprocess(ink.traces, settings)
     except ValueError as error:
         raise InputError(path, str(error)) from None
 
 
-def _read_each(paths) -> list[tuple[np.ndarray, np.ndarray] | InputError]:
+def _read_each(paths, settings: strokes.Settings) -> list[tuple[np.ndarray, np.ndarray] | InputError]:
     """The features of each file, or the :class:`InputError` saying why it has none."""
     out = []
     for path in paths:
         try:
-            out.append(read_features(path))
+            out.append(read_features(path, settings))
         except InputError as error:
             out.append(error)
     return out
@@ -103,24 +104,25 @@ def _pad(features: Sequence[np.ndarray], stride: int) -> tuple[np.ndarray, np.nd
 def recognize(runs: Runs, paths: Sequence[str | os.PathLike], beam: int | None = None) -> list[Recognition]:
     """Decodes the files in one batch (beam ``beam``, default the run's ``eval.test_beam``; Eqs. 30-31)
     with their attention."""
-    return _decode(runs, paths, [read_features(p) for p in paths], beam)
+    settings = crohme.preprocessing(runs.config.data)
+    return _decode(runs, paths, [read_features(p, settings) for p in paths], beam)
 
 
 def recognize_files(paths: Sequence[str | os.PathLike], checkpoint: str | os.PathLike | Sequence[str | os.PathLike],
-                    beam: int | None = None, max_len: int | None = None, data_dir: str | None = None
-                    ) -> list[Recognition | InputError]:
+                    beam: int | None = None, max_len: int | None = None, data_dir: str | None = None,
+                    length_norm: bool | None = None) -> list[Recognition | InputError]:
     """Loads the run(s) ``checkpoint`` (a workdir, or several for an ensemble) and recognises ``paths``:
     one entry per path, its :class:`Recognition` or the :class:`InputError` of an unreadable file.
 
-    Settings left None come from the run's config (``eval.test_beam``, ``eval.max_len``, ``data.root``)."""
-    inputs = _read_each(paths)  # the files are read before the model loads
+    Settings left None come from the run's config (``eval.test_beam``, ``eval.max_len``,
+    ``eval.length_norm``, ``data.root``)."""
+    workdirs = [checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else list(checkpoint)
+    inputs = _read_each(paths, crohme.preprocessing(load_config(workdirs[0]).data))  # before the model loads
     readable = [i for i, x in enumerate(inputs) if not isinstance(x, InputError)]
     if not readable:
         return inputs
-    workdirs = [checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else list(checkpoint)
     runs = load_runs(workdirs, data_dir)
-    if max_len is not None:
-        runs.config.eval.max_len = max_len
+    override(runs, {"max_len": max_len, "length_norm": length_norm})
     decoded = _decode(runs, [paths[i] for i in readable], [inputs[i] for i in readable], beam)
     for i, recognition in zip(readable, decoded):
         inputs[i] = recognition
@@ -131,7 +133,7 @@ def _decode(runs: Runs, paths, inputs: list[tuple[np.ndarray, np.ndarray]], beam
     features, mask = _pad([f for f, _ in inputs], runs.stride)
     beam = runs.config.eval.test_beam if beam is None else beam
     result = beam_search(runs.family, runs.params, jnp.asarray(features), jnp.asarray(mask), beam=beam,
-                         max_len=runs.config.eval.max_len, with_attention=True)
+                         max_len=runs.config.eval.max_len, length_norm=runs.config.eval.length_norm, with_attention=True)
     tokens, lengths = np.asarray(result.tokens[:, 0]), np.asarray(result.lengths[:, 0])
     alpha = np.asarray(result.alpha)
     beta = None if result.beta is None else np.asarray(result.beta)
@@ -155,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="a run's workdir; repeat for an ensemble (Eq. 32)")
     parser.add_argument("--beam", type=int, default=None, help="beam width, 1 = greedy (default: the run's eval.test_beam)")
     parser.add_argument("--max_len", type=int, default=None, help="longest caption decoded (default: the run's eval.max_len)")
+    add_length_norm_flag(parser)
     parser.add_argument("--data_dir", default=None, help="the data root holding the vocabulary (default: the run's data.root)")
     parser.add_argument("--attention", default=None, metavar="OUT.png", help="draw the attention of each symbol")
     return parser
@@ -162,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    results = recognize_files(args.files, args.checkpoint, args.beam, args.max_len, args.data_dir)
+    results = recognize_files(args.files, args.checkpoint, args.beam, args.max_len, args.data_dir, args.length_norm)
     recognised = [r for r in results if isinstance(r, Recognition)]
     for r in results:
         if isinstance(r, Recognition):

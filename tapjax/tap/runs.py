@@ -8,6 +8,7 @@ Eq. 32). Unusable runs raise :class:`~tapjax.common.cli.InputError`.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -21,8 +22,8 @@ from tapjax.common import sharding
 from tapjax.common.checkpoint import Checkpoints, abstract
 from tapjax.common.cli import InputError
 from tapjax.common.family import Ensemble, Family, stack_params
-from tapjax.common.optim import make_optimizer
 from tapjax.common.paths import data_root
+from tapjax.tap import weight_noise
 from tapjax.tap.model import TAP
 from tapjax.tap.symbols import Vocab
 
@@ -67,14 +68,14 @@ def restore_params(checkpoints: Checkpoints, model: TAP, config: ml_collections.
     """The model parameters of the first sound checkpoint of ``kinds`` of a run trained with ``config``
     (:meth:`~tapjax.common.checkpoint.Checkpoints.restore_first`), or None if there is none (restored
     onto the first device, into the tree :func:`~tapjax.common.checkpoint.abstract` describes)."""
-    tx = make_optimizer(config.optim)
+    tx = weight_noise.optimizer(config)
     rng = jax.random.key(config.train.seed)
-    state = abstract(lambda: sharding.TrainState.create(model.init(rng), tx),
+    state = abstract(lambda: sharding.TrainState.create(weight_noise.train_params(model.init(rng), config.train), tx),
                      jax.sharding.SingleDeviceSharding(jax.devices()[0]))
     like = {"state": state, "epoch": 0, "step_in_epoch": 0,
             "rng": rng, "best_wer": 0.0, "bad_epochs": 0, "train_seconds": 0.0}
     restored = checkpoints.restore_first(kinds, like)
-    return None if restored is None else restored["state"].params
+    return None if restored is None else weight_noise.means(restored["state"].params)
 
 
 def _restore(workdir: str, model: TAP, config) -> Any:
@@ -95,6 +96,30 @@ def _restore(workdir: str, model: TAP, config) -> Any:
     return params
 
 
+def override(runs: Runs, settings: dict[str, Any]) -> None:
+    """Replaces the run's ``eval`` values by those of ``settings`` that are not None (flags given)."""
+    for name, value in settings.items():
+        if value is not None:
+            runs.config.eval[name] = value
+
+
+def add_length_norm_flag(parser: argparse.ArgumentParser) -> None:
+    """``--length_norm`` / ``--no-length_norm`` (default: the run's ``eval.length_norm``)."""
+    parser.add_argument("--length_norm", action=argparse.BooleanOptionalAction, default=None,
+                        help="rank hypotheses by log-probability per symbol, as the TAP authors' decoder "
+                             "(--no-length_norm: by the sum); default: the run's eval.length_norm")
+
+
+def _model(workdir: str, config: ml_collections.ConfigDict) -> TAP:
+    """The run's model; a model block this version cannot build (a run of an older tapjax, e.g.
+    one from before ``temporal_attention``) is an :class:`InputError`."""
+    try:
+        return TAP.from_config(config.model)
+    except ValueError as error:
+        raise InputError(Path(workdir) / "config.json",
+                         f"a model this version of tapjax cannot build ({error}); retrain the run") from None
+
+
 def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None) -> Runs:
     """One run (a TAP model) or several (an :class:`Ensemble`, TAP Eq. 32), checked against the vocabulary.
 
@@ -112,7 +137,7 @@ def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None
     if config.model.vocab_size != len(vocab):
         raise InputError(Path(workdirs[0]) / "config.json",
                          f"model.vocab_size is {config.model.vocab_size} but the vocabulary has {len(vocab)} symbols")
-    model = TAP.from_config(config.model)
+    model = _model(workdirs[0], config)
     params = [_restore(w, model, c) for w, c in zip(workdirs, configs)]
     if len(params) == 1:
         return Runs(model, params[0], config, vocab, model.stride)

@@ -2,17 +2,26 @@
 
 One epoch is a pass over the length-bucketed training batches (order fixed by
 ``(seed, epoch)``), each step the data-parallel ``shard_map`` step of
-:mod:`tapjax.common.sharding` on the Eq. 29 loss. After each epoch the model is validated
-on the held-out part of train (never the test sets) by greedy decoding; the best
-checkpoint by validation WER is kept and training stops after ``patience`` epochs
-without improvement. At the end the best checkpoint is tested (beam ``eval.test_beam``)
-on the ``eval.test_sets`` and ``workdir/results.json`` is written.
+:mod:`tapjax.common.sharding` on the Eq. 29 loss (:mod:`tapjax.tap.loss`; in the adaptive
+weight-noise stage its variational form, :mod:`tapjax.tap.weight_noise`). After each epoch the
+model is validated (beam ``eval.valid_beam``) on the split ``data.valid``: the CROHME 2013 test
+set, which is neither trained on nor a test set (the whole training folder then trains), a
+held-out 5 % of the training folder, or (``overfit``) the training set itself; never the test
+sets. The best checkpoint by validation WER is kept. Early stopping follows the authors' code
+(``nmt.py``, ``train``): a validation no better than the best (a tie counts as better) is a bad
+one; when bad ones in a row exceed ``train.patience``, the step size is cut (:func:`_cut_if_due`)
+and the count restarts, until ``train.lr_cuts`` cuts are made (``train.noise_lr_cuts`` in the
+adaptive stage) and patience runs out once more, which ends training. At the end the best
+checkpoint is tested (beam ``eval.test_beam``) on the ``eval.test_sets`` and
+``workdir/results.json`` is written.
 
 The config is checked before any work (:func:`validate`). A workdir that holds a run resumes
 it from ``checkpoints/latest`` (``checkpoints/best`` if the latest is corrupt, with a warning)
 if the config defines the same run: only the fields of :data:`MAY_CHANGE` may differ from its
 ``config.json`` (:mod:`tapjax.common.run_config`), which is then rewritten. Other changes are
-refused; ``train.init_from=RUN`` in a new workdir starts a run from another run's weights.
+refused; ``train.init_from=RUN`` in a new workdir starts a run from another run's best weights,
+which it validates first and keeps as its best until it beats them (the authors' weight-noise stage
+keeps the first stage's validation history).
 """
 
 from __future__ import annotations
@@ -27,35 +36,43 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from tapjax.common import run_config, sharding
+from tapjax.common import optim, run_config, sharding
 from tapjax.common.checkpoint import CheckpointMismatchError, Checkpoints, CorruptCheckpointError
 from tapjax.common.cli import InputError, warn
 from tapjax.common.metric_writer import MetricWriter
-from tapjax.common.optim import make_optimizer
 from tapjax.common.paths import dataset_dir
-from tapjax.tap import crohme, decoding
-from tapjax.tap.loss import tap_loss
+from tapjax.tap import crohme, decoding, runs, weight_noise
+from tapjax.tap.loss import AVERAGES, tap_loss
 from tapjax.tap.model import TAP
-from tapjax.tap.runs import restore_params
 from tapjax.tap.symbols import Vocab
-from tapjax.tap.weight_noise import weight_noise
 
 # What may change when a run resumes: decoding (validation/test beams, test sets, batch size),
-# how long and how patiently to train, logging and checkpointing frequency, where the data and
-# its cache live, the variant's name. Everything else defines the run (run_config module).
-MAY_CHANGE = ("eval", "train.epochs", "train.patience", "train.time_budget_s", "train.stop_at_wer",
-              "train.eval_every_epochs", "train.log_every", "train.checkpoint_every",
-              "data.root", "data.cache_dir", "variant")
+# how long and how patiently to train (epochs, patience, step-size cuts), logging and checkpointing
+# frequency, where the data and its cache live, the variant's name. Everything else defines the run
+# (run_config module).
+MAY_CHANGE = ("eval", "train.epochs", "train.patience", "train.lr_cuts", "train.noise_lr_cuts",
+              "train.time_budget_s", "train.stop_at_wer", "train.eval_every_epochs", "train.log_every",
+              "train.checkpoint_every", "data.root", "data.cache_dir", "variant")
+# data.valid: the split that validates (None: the training set itself).
+VALID_SPLITS = {"test2013": "test2013", "heldout": "valid", "train": None}
 
 
 def validate(config: ml_collections.ConfigDict, workdir: str | Path) -> None:
     """Raises :class:`InputError` for a config that cannot train: an unknown split in
-    ``eval.test_sets``, a missing data folder, a ``train.init_from`` (used by a new run) that is
-    not a run with a best checkpoint."""
+    ``eval.test_sets``, an unknown choice in ``data.valid``, ``train.weight_noise`` or
+    ``train.loss_average``, step-size cuts without ``optim.lr_cut_factor``, a missing data folder
+    (of train, the validation split, the test sets), a ``train.init_from`` (used by a new run) that
+    is not a run with a best checkpoint."""
     for name in config.eval.test_sets:
         if name not in crohme.SPLITS:
             raise InputError("eval.test_sets", f"unknown split {name!r}; known: {', '.join(crohme.SPLITS)} "
                                                "(several: --config.eval.test_sets=\"('test2014','test2016')\")")
+    for block, field, choices in (("data", "valid", tuple(VALID_SPLITS)), ("train", "loss_average", AVERAGES),
+                                  ("train", "weight_noise", ("none", "adaptive"))):
+        if config[block][field] not in choices:
+            raise InputError(f"{block}.{field}", f"{config[block][field]!r}: choose one of {', '.join(choices)}")
+    if lr_cuts(config) and not config.optim.lr_cut_factor:
+        raise InputError("optim.lr_cut_factor", "step-size cuts (train.lr_cuts) need a factor to cut by")
     _check_data(config)
     source = Path(config.train.init_from)
     starts = not (Path(workdir) / "checkpoints").exists()
@@ -64,65 +81,89 @@ def validate(config: ml_collections.ConfigDict, workdir: str | Path) -> None:
 
 
 def _check_data(config: ml_collections.ConfigDict) -> None:
-    """The CROHME folders of the training split and the test sets must exist."""
+    """The CROHME folders of the training split, the validation split and the test sets must exist."""
     try:
         root = dataset_dir("crohme", config.data.root or None)
     except FileNotFoundError as error:
         raise InputError("data", str(error)) from None
-    for name in ("train", *config.eval.test_sets):
+    for name in ("train", VALID_SPLITS[config.data.valid] or "train", *config.eval.test_sets):
         if not (root / crohme.FOLDERS[name]).is_dir():
             raise InputError(root / crohme.FOLDERS[name], f"missing: the folder of the {name} split")
 
 
-def make_loss_fn(model: TAP, config: ml_collections.ConfigDict):
-    """``loss_fn(params, batch, rng)`` for :func:`sharding.make_train_step` (Eq. 29, weight noise)."""
+def lr_cuts(config: ml_collections.ConfigDict) -> int:
+    """The step-size cuts a run may make: ``train.lr_cuts``, in the adaptive weight-noise stage
+    ``train.noise_lr_cuts`` (the authors' ``nmt.py`` cuts once, ``nmt_weightnoise.py`` twice)."""
+    return config.train.noise_lr_cuts if weight_noise.is_adaptive(config.train) else config.train.lr_cuts
+
+
+def complexity_weight(config: ml_collections.ConfigDict, num_train: int) -> float:
+    """The adaptive weight noise's complexity weight per batch: ``train.noise_complexity`` per
+    training expression (:mod:`tapjax.tap.weight_noise`)."""
+    return config.train.noise_complexity / num_train
+
+
+def make_loss_fn(model: TAP, config: ml_collections.ConfigDict, num_train: int = 1):
+    """``loss_fn(params, batch, rng)`` for :func:`sharding.make_train_step`: Eq. 29, averaged as
+    ``train.loss_average``; in the adaptive weight-noise stage over a posterior of ``num_train``
+    training expressions."""
 
     def loss_fn(params, batch, rng):
-        return tap_loss(model, weight_noise(params, rng, config.train.weight_noise), batch,
-                        config.train.guider_weight)
+        return tap_loss(model, params, batch, config.train.guider_weight, config.train.loss_average)
 
+    if weight_noise.is_adaptive(config.train):
+        return weight_noise.variational_loss(loss_fn, complexity_weight(config, num_train))
     return loss_fn
 
 
 def load_data(config: ml_collections.ConfigDict):
-    """``(vocab, train split, validation split)``; ``overfit`` validates on its training subset.
+    """``(vocab, train split, validation split)`` (module docstring; ``data.valid``).
 
     ``data.train_limit`` keeps the first expressions of train (only those with at most
     ``data.train_max_points`` points, if set).
     """
-    data_dir, cache_dir = config.data.root or None, config.data.cache_dir or None
-    vocab = Vocab.from_data_root(data_dir)
-    train = crohme.load_split("train", data_dir, cache_dir)
+    vocab = Vocab.from_data_root(config.data.root or None)
+    valid_split = VALID_SPLITS[config.data.valid]
+    train = (load_split("train", config) if valid_split == "valid"
+             else load_split("train", config, valid_fraction=0.0))  # the whole folder
     rows = np.arange(len(train))
     if config.data.train_max_points:
         rows = rows[[len(f) <= config.data.train_max_points for f in train.features]]
     if config.data.train_max_points or config.data.train_limit:
         train = train.take(rows[: config.data.train_limit or None])
-    valid = train if config.data.valid_is_train else crohme.load_split("valid", data_dir, cache_dir)
+    valid = load_split(valid_split, config) if valid_split else train
     return vocab, train, valid
+
+
+def load_split(name: str, config: ml_collections.ConfigDict, **kwargs) -> crohme.Split:
+    """:func:`crohme.load_split` with the run's data root, cache and preprocessing (``data`` block)."""
+    return crohme.load_split(name, config.data.root or None, config.data.cache_dir or None,
+                             crohme.preprocessing(config.data), **kwargs)
 
 
 def _initial_record(model, config, tx, mesh, checkpoints: Checkpoints) -> dict:
     """The run's latest record (its best if the latest is corrupt), or a new one: parameters
-    initialised from ``train.seed``, or from ``train.init_from``'s best checkpoint."""
+    initialised from ``train.seed``, or from ``train.init_from``'s best checkpoint; in the adaptive
+    weight-noise stage, a posterior around them."""
     rng = jax.random.key(config.train.seed)
-    state = sharding.replicate(sharding.TrainState.create(model.init(jax.random.fold_in(rng, 0)), tx), mesh)
+    params = weight_noise.train_params(model.init(jax.random.fold_in(rng, 0)), config.train)
+    state = sharding.replicate(sharding.TrainState.create(params, tx), mesh)
     record = {"state": state, "epoch": 0, "step_in_epoch": 0, "rng": rng, "best_wer": math.inf,
               "bad_epochs": 0, "train_seconds": 0.0}
     restored = checkpoints.restore_first(("latest", "best"), record)
     if restored is not None:
         return _as_python(restored)
     if config.train.init_from:  # e.g. the weight-noise annealing stage, from a finished run's best
-        state = sharding.TrainState.create(_init_from(model, config), tx)
-        record["state"] = sharding.replicate(state, mesh)
+        params = weight_noise.train_params(_init_from(model, config), config.train)
+        record["state"] = sharding.replicate(sharding.TrainState.create(params, tx), mesh)
     return record
 
 
 def _init_from(model, config):
-    """The best parameters of the run ``train.init_from``."""
+    """The best parameters of the run ``train.init_from`` (restored as its own config has them)."""
     source = Checkpoints(config.train.init_from)
     try:
-        params = restore_params(source, model, config)
+        params = runs.restore_params(source, model, runs.load_config(config.train.init_from))
     except CheckpointMismatchError as error:
         raise InputError(config.train.init_from, f"train.init_from: not a run of this model ({error})") from None
     finally:
@@ -161,7 +202,8 @@ def train_epoch(record, step_fn, model, train, vocab, config, mesh, writer, chec
         step = int(state.step)
         if step % config.train.log_every == 0:
             metrics = jax.device_get(metrics)
-            bar.set_postfix(loss=f"{metrics['loss']:.3f}", acc=f"{metrics['correct']:.3f}")
+            metrics["accuracy"] = metrics["correct"] / metrics["tokens"]
+            bar.set_postfix(loss=f"{metrics['loss']:.3f}", acc=f"{metrics['accuracy']:.3f}")
             writer.write(step, "train", metrics)
         bar.update(1)
         if config.train.checkpoint_every and step % config.train.checkpoint_every == 0:
@@ -187,33 +229,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     vocab, train, valid = load_data(config)
     mesh = sharding.data_mesh()
     # An epoch's steps, for the schedule: length bucketing adds at most one partial batch per bucket.
-    tx = make_optimizer(config.optim, steps_per_epoch=-(-len(train) // config.train.batch_size))
-    step_fn = sharding.make_train_step(make_loss_fn(model, config), tx, mesh)
+    tx = weight_noise.optimizer(config, steps_per_epoch=-(-len(train) // config.train.batch_size),
+                                weight=complexity_weight(config, len(train)))
+    step_fn = sharding.make_train_step(make_loss_fn(model, config, len(train)), tx, mesh)
     checkpoints = Checkpoints(workdir)
     record = _initial_record(model, config, tx, mesh, checkpoints)
     writer = MetricWriter(workdir)
+    validation = dict(model=model, valid=valid, vocab=vocab, config=config, writer=writer, checkpoints=checkpoints)
+    if config.train.init_from and checkpoints.latest_step("best") is None:  # a new run: its start is its best
+        record, _ = _validate(record, **validation)
 
-    while record["epoch"] < config.train.epochs and record["bad_epochs"] < config.train.patience:
+    while record["epoch"] < config.train.epochs:
+        record = _cut_if_due(record, config)
+        if record["bad_epochs"] > config.train.patience:
+            break
         epoch_start = record["train_seconds"]
         record = train_epoch(record, step_fn, model, train, vocab, config, mesh, writer, checkpoints)
         out_of_time = config.train.time_budget_s and record["train_seconds"] > config.train.time_budget_s
-        if (record["epoch"] + 1) % config.train.eval_every_epochs and not out_of_time:
-            record = dict(record, epoch=record["epoch"] + 1, step_in_epoch=0)
+        record = dict(record, epoch=record["epoch"] + 1, step_in_epoch=0)
+        if record["epoch"] % config.train.eval_every_epochs and not out_of_time:
             continue
-        step = int(record["state"].step)
-        scores = decoding.score(model, record["state"].params, valid, vocab, config, stride=model.stride,
-                                beam=config.eval.valid_beam)
-        writer.write(step, "valid", {**scores, "epoch_seconds": record["train_seconds"] - epoch_start})
-        improved = scores["wer"] < record["best_wer"]
-        record = dict(record, epoch=record["epoch"] + 1, step_in_epoch=0,
-                      best_wer=min(scores["wer"], record["best_wer"]),
-                      bad_epochs=0 if improved else record["bad_epochs"] + 1)
-        tqdm.tqdm.write(f"epoch {record['epoch'] - 1}: valid WER {scores['wer']:.4f} ExpRate {scores['exprate']:.4f}"
-                        f" (best WER {record['best_wer']:.4f})")
-        if improved:
-            checkpoints.save("best", step, record)
-        checkpoints.save("latest", step, record)
-        if out_of_time or scores["wer"] <= config.train.stop_at_wer:
+        record, wer = _validate(record, **validation, epoch_seconds=record["train_seconds"] - epoch_start)
+        if out_of_time or wer <= config.train.stop_at_wer:
             break
 
     results = test(model, config, vocab, train, checkpoints, record)
@@ -223,24 +260,57 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return results
 
 
+def _validate(record, model, valid, vocab, config, writer, checkpoints, epoch_seconds: float = 0.0):
+    """Scores the record's state (its means) on ``valid``, updates the early-stopping record (a WER no
+    higher than the best is an improvement, as the authors' ``valid_err <= min(history_errs)``) and
+    saves it: as best if it improved, as latest. Returns ``(record, WER)``."""
+    step = int(record["state"].step)
+    scores = decoding.score(model, weight_noise.means(record["state"].params), valid, vocab, config,
+                            stride=model.stride, beam=config.eval.valid_beam)
+    writer.write(step, "valid", {**scores, "epoch_seconds": epoch_seconds})
+    improved = scores["wer"] <= record["best_wer"]
+    record = dict(record, best_wer=min(scores["wer"], record["best_wer"]),
+                  bad_epochs=0 if improved else record["bad_epochs"] + 1)
+    tqdm.tqdm.write(f"epoch {record['epoch']}: valid WER {scores['wer']:.4f} ExpRate {scores['exprate']:.4f}"
+                    f" (best WER {record['best_wer']:.4f})")
+    if improved:
+        checkpoints.save("best", step, record)
+    checkpoints.save("latest", step, record)
+    return record, scores["wer"]
+
+
+def _cut_if_due(record: dict, config: ml_collections.ConfigDict) -> dict:
+    """Once bad validations in a row exceed ``train.patience`` with a cut left (:func:`lr_cuts`), the
+    record with the step size cut and the count restarted: the authors' "Lr decay and retrain!"
+    (``lrate /= 10; bad_counter = 0``; their ``params = best_p`` there does not reach the trained
+    weights, so training goes on from the current ones). Otherwise the record as it is. The cut
+    lives in the optimiser state, so a resumed run redoes nothing (:mod:`tapjax.common.optim`)."""
+    state = record["state"]
+    if record["bad_epochs"] <= config.train.patience or optim.cuts(state.opt_state) >= lr_cuts(config):
+        return record
+    tqdm.tqdm.write(f"epoch {record['epoch']}: {record['bad_epochs']} validations without improvement: "
+                    f"step size cut by {config.optim.lr_cut_factor:g}")
+    return dict(record, state=state.replace(opt_state=optim.cut(state.opt_state)), bad_epochs=0)
+
+
 def test(model, config, vocab, train, checkpoints, record) -> dict:
     """Scores the best checkpoint (the last state, with a warning, if it is corrupt) on the test
-    sets (and on train for ``overfit``)."""
+    sets (and on train when it validates, ``overfit``), decoding with the means under weight noise."""
     try:
         best = checkpoints.restore("best", record)
     except CorruptCheckpointError as error:
         warn(f"{error}; testing the last state instead")
         best = None
-    params = (best or record)["state"].params
+    params = weight_noise.means((best or record)["state"].params)
     results = {"device": str(jax.devices()[0].device_kind), "num_devices": jax.device_count(),
                "train_seconds": record["train_seconds"], "epochs": record["epoch"],
                "steps": int(record["state"].step), "best_valid_wer": record["best_wer"]}
     for name in config.eval.test_sets:
-        split = crohme.load_split(name, config.data.root or None, config.data.cache_dir or None)
+        split = load_split(name, config)
         results[name] = decoding.score(model, params, split, vocab, config, stride=model.stride,
                                        beam=config.eval.test_beam)
         tqdm.tqdm.write(f"{name}: {results[name]}")
-    if config.data.valid_is_train:
+    if VALID_SPLITS[config.data.valid] is None:
         results["train"] = decoding.score(model, params, train, vocab, config, stride=model.stride, beam=1)
         tqdm.tqdm.write(f"train: {results['train']}")
     return results

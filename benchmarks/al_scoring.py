@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 from ml_collections import ConfigDict
 
-from tapjax.al import corpora, scoring, selection, strategies, vocabulary
+from tapjax.al import corpora, scoring, selection, strategies
 from tapjax.al.learner import build_model, init_params, per_example_keys
 from tapjax.al.sentence_batches import finer_buckets, inference_batches, training_batches
 from tapjax.al.vocabulary import Vocabs
@@ -53,18 +53,19 @@ BUCKETS = (16, 32, 64, 128)
 
 
 def setup(data_dir=None, limit=0, encoder_dropout=False):
-    train = corpora.load("conll2003", data_dir)["train"]
+    splits = corpora.load("conll2003", data_dir)
+    train = splits["train"]
     train = train.subset(range(min(limit, len(train)))) if limit else train
     budget = max(1, round(START_FRACTION * len(train)))
     labeled = np.sort(np.random.default_rng(0).choice(len(train), budget, replace=False))
     config = ConfigDict(dict(model="tagger", model_cfg=dict(embed_dim=400, hidden=200, decoder=100, dropout=0.5,
-                                                             chars=False, min_count=1, glove_path=""),
+                                                             chars=False, min_count=1, vectors=()),
                              train=dict(buckets=BUCKETS, max_word=20, score_tokens=2048,
                                         score_buckets=finer_buckets(BUCKETS)),
                              al=dict(bald=dict(passes=100, encoder_dropout=encoder_dropout))))
-    vocabs = Vocabs.build(train.subset(labeled), train.tags, 1, False)
+    vocabs = Vocabs.build(train, splits["validation"])
     enc = vocabs.encode(train)
-    model = build_model(config, vocabs, vocabulary.capacity(train.words))
+    model = build_model(config, vocabs)
     params = init_params(model, enc, config.train, jax.random.key(0))
     unlabeled = np.setdiff1d(np.arange(len(train)), labeled)
     return strategies.Pool(model, params, enc, labeled, unlabeled, config.train, data_mesh(), config.al), budget

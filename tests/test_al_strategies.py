@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from ml_collections import ConfigDict
 
-from tapjax.al import corpora, scoring, strategies, vocabulary
+from tapjax.al import corpora, scoring, strategies
 from tapjax.al.learner import build_model, init_params
 from tapjax.al.sentence_batches import pad_batch
 from tapjax.al.vocabulary import Vocabs
@@ -16,11 +16,11 @@ from tapjax.common.sharding import data_mesh
 ONE, ALL = data_mesh(jax.devices()[:1]), data_mesh()
 
 
-def _config(kind):
+def _config(kind, dropout=0.5):
     c = ConfigDict()
     c.model = kind
-    c.model_cfg = ConfigDict(dict(embed_dim=16, hidden=8, decoder=8, dropout=0.5, chars=False, min_count=1,
-                                  glove_path=""))
+    c.model_cfg = ConfigDict(dict(embed_dim=16, hidden=8, decoder=8, dropout=dropout, chars=False, min_count=1,
+                                  vectors=()))
     # one bucket of 8-row chunks: one compilation per scoring function and device count
     c.train = ConfigDict(dict(buckets=(128,), score_buckets=(128,), max_word=20, score_tokens=8 * 128))
     c.al = ConfigDict(dict(bald=dict(passes=8, encoder_dropout=False)))
@@ -32,11 +32,11 @@ def corpus(data_root):
     return corpora.load("conll2003", data_root)["validation"].subset(range(300))
 
 
-def _pool(corpus, kind, mesh, labeled=np.arange(0, 300, 10)):
-    config = _config(kind)
-    vocabs = Vocabs.build(corpus.subset(labeled), corpus.tags, 1, False)
+def _pool(corpus, kind, mesh, labeled=np.arange(0, 300, 10), dropout=0.5):
+    config = _config(kind, dropout)
+    vocabs = Vocabs.build(corpus, corpora.Tagged([], []))
     enc = vocabs.encode(corpus)
-    model = build_model(config, vocabs, vocabulary.capacity(corpus.words))
+    model = build_model(config, vocabs)
     params = init_params(model, enc, config.train, jax.random.key(0))
     unlabeled = np.setdiff1d(np.arange(len(corpus)), labeled)
     return strategies.Pool(model, params, enc, labeled, unlabeled, config.train, mesh, config.al)
@@ -126,6 +126,30 @@ def test_bald_matches_a_loop_over_passes(corpus, encoder_dropout):
         mode = max(seqs.count(s) for s in seqs)
         assert ours[j] == pytest.approx(1 - mode / 8)
     assert ours.max() > 0  # dropout 0.5 on a random model does make passes disagree
+
+
+def test_top_k_random_ties_orders_by_score_then_at_random():
+    scores = np.asarray([0.0, 1.0, 0.5, 1.0, 0.0, 1.0, 0.5])
+    orders = [strategies.top_k_random_ties(scores, 7, jax.random.key(s)).tolist() for s in range(20)]
+    for order in orders:
+        assert sorted(order[:3]) == [1, 3, 5] and sorted(order[3:5]) == [2, 6] and sorted(order[5:]) == [0, 4]
+    assert len({tuple(o) for o in orders}) > 1  # ties in more than one order
+    assert strategies.top_k_random_ties(scores, 4, jax.random.key(3)).tolist() == orders[3][:4]  # a prefix
+
+
+def test_bald_breaks_ties_at_random_from_the_key(corpus):
+    """Without dropout every pass decodes alike, so the whole pool ties (disagreement 0): BALD's
+    picks then come from the key (the same for the same key, others for another), not the
+    pool's order; asking for fewer gives the first of them."""
+    pool = _pool(corpus, "tagger", ALL, dropout=0.0)
+    pool.settings.bald.encoder_dropout = True  # the paper's: dropout through the whole network
+    ties = pool.features(scoring.bald_disagreement, pool.unlabeled, jax.random.key(0), passes=8,
+                         encoder_dropout=True)
+    assert not np.asarray(ties).any()
+    picks = [strategies.bald(pool, 24, jax.random.key(seed)).tolist() for seed in (0, 0, 1)]
+    assert picks[0] == picks[1] and set(picks[0]) != set(picks[2])
+    assert sorted(picks[0]) != pool.unlabeled[:24].tolist() and picks[0] != sorted(picks[0])
+    assert strategies.bald(pool, 10, jax.random.key(0)).tolist() == picks[0][:10]
 
 
 @pytest.mark.parametrize("name", sorted(strategies.STRATEGIES))

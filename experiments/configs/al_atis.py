@@ -1,7 +1,7 @@
 """Active learning on atis (W-BADGE paper): ``--config experiments/configs/al_atis.py:VARIANT``.
 
 Batch 20, 50 epochs, BiLSTM 200 units per direction,
-initial set and each round's query 0.02 of the training sentences (paper §5.2-5.3);
+initial set and each round's query 0.02 of the training words (paper §5.2-5.3);
 variants paper / quick / smoke as in :mod:`experiments.configs.al_common`.
 """
 

@@ -3,11 +3,14 @@
 Variants (``--config experiments/configs/al_<dataset>.py:VARIANT``):
 
 * ``paper``: the paper's settings: every strategy of :data:`tapjax.al.strategies.STRATEGIES`,
-  5 seeds, 400-dim embeddings, BiLSTM of ``hidden`` units per direction, dropout 0.5,
-  Adam 1e-3, T = 100 BALD passes; each round adds as many sentences as the start set has.
+  5 seeds, 400-dim embeddings (GloVe 300 + Kazuma 100 when given in ``model_cfg.vectors``)
+  joined by a character BiLSTM, BiLSTM of ``hidden`` units per direction, dropout 0.5,
+  Adam 1e-3, BALD with T = 100 passes of MC dropout through the whole network; the start set
+  and each round's query the same number of words (``al.budget = "words"``, §5.3).
 * ``quick``: a real run on the real data in under ~20 minutes on 2 CPU cores: 1 seed,
-  3 rounds, a smaller model, a larger learning rate, fewer epochs, T = 100 BALD passes
-  (cheap with dropout after the encoder only), a 2-epoch full-data reference.
+  3 rounds, a smaller model without the character encoder, a larger learning rate, fewer
+  epochs, T = 100 BALD passes (cheap with dropout after the encoder only), a 2-epoch
+  full-data reference.
 * ``smoke``: seconds, for tests.
 """
 
@@ -33,9 +36,12 @@ def get_base(dataset: str, hidden: int, batch_size: int, epochs: int, initial_fr
     c.model_cfg.hidden = hidden
     c.model_cfg.decoder = 100
     c.model_cfg.dropout = 0.5
-    c.model_cfg.chars = False  # character BiLSTM word encoder
+    c.model_cfg.chars = True  # a character BiLSTM (Lample et al. 2016) joined to each word's embedding
     c.model_cfg.min_count = 1
-    c.model_cfg.glove_path = ""  # a GloVe-format text file (word v1 .. v_embed_dim) to start from
+    # Pretrained vectors files (word2vec / GloVe text, .gz too; Kazuma's charNgram.txt) whose
+    # columns, concatenated in order, start the word table: their dimensions add up to embed_dim
+    # (paper: GloVe 300 + Kazuma 100). Empty: a random table. tapjax.al.vocabulary.load_vectors
+    c.model_cfg.vectors = ()
 
     # tapjax.common.optim.make_optimizer, as TAP's; decay_epochs > 0: cosine decay over that many epochs
     c.optim = ml_collections.ConfigDict(dict(
@@ -56,13 +62,18 @@ def get_base(dataset: str, hidden: int, batch_size: int, epochs: int, initial_fr
     c.al = ml_collections.ConfigDict()
     c.al.strategies = tuple(strategies.STRATEGIES)
     c.al.seeds = (0, 1, 2, 3, 4)
-    c.al.initial_fraction = initial_fraction  # of the training sentences: the random start set
-    c.al.query_fraction = initial_fraction  # of the training sentences: added each round (paper: as the start)
+    # The budget's unit (tapjax.al.loop): "words" (the paper's: sentences are added in the
+    # strategy's order until their words meet the budget, the last may overshoot) or "sentences".
+    c.al.budget = "words"
+    c.al.initial_fraction = initial_fraction  # of the training words (sentences): the random start set
+    c.al.query_fraction = initial_fraction  # of the training words (sentences): added each round (paper: as the start)
     c.al.rounds = 10
-    # BALD: `passes` MC-dropout decodings (T); design choice: dropout only after the encoder
-    # (embeddings + BiLSTM run once, T passes of the decoder part); encoder_dropout=True:
-    # full-network MC dropout, the encoder per pass.
-    c.al.bald = ml_collections.ConfigDict(dict(passes=100, encoder_dropout=False))
+    # BALD: `passes` MC-dropout decodings (T); encoder_dropout=True: MC dropout through the whole
+    # network, every dropout layer active, the whole model per pass (the paper's); False: dropout
+    # only after the encoder (embeddings + BiLSTM run once, T passes of the decoder part: cheaper).
+    # Ties are broken at random (tapjax.al.strategies.bald).
+    c.al.bald = ml_collections.ConfigDict(dict(passes=100, encoder_dropout=True))
+    c.al.grid_step = 1.0  # summary.json compares the runs' F1 at the multiples of this % of training words
     c.al.full_data_reference = True
     c.al.full_data_epochs = 0  # epochs of the full-data reference; 0: train.epochs
     return c
@@ -77,12 +88,14 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.
         # model stayed near the all-O tagging (F1 < 6); lr 5e-3, batch 8, 20 epochs leave it.
         c.model_cfg.embed_dim = 100
         c.model_cfg.hidden = 64
+        c.model_cfg.chars = False
         c.train.batch_size = 8
         c.optim.learning_rate = 5e-3
         c.train.epochs = 20
         c.train.eval_from_epoch = 12
         c.al.seeds = (0,)
         c.al.rounds = 3
+        c.al.bald.encoder_dropout = False
         c.al.full_data_epochs = 2
         return c
     if variant == "smoke":

@@ -1,7 +1,7 @@
 """Active learning on conll2003 (W-BADGE paper): ``--config experiments/configs/al_conll.py:VARIANT``.
 
 Batch 16, 25 epochs, BiLSTM 200 units per direction,
-initial set and each round's query 0.02 of the training sentences (paper §5.2-5.3);
+initial set and each round's query 0.02 of the training words (paper §5.2-5.3);
 variants paper / quick / smoke as in :mod:`experiments.configs.al_common`.
 """
 

@@ -1,7 +1,7 @@
 """Active learning on fmtod (W-BADGE paper): ``--config experiments/configs/al_fmtod.py:VARIANT``.
 
 Batch 32, 50 epochs, BiLSTM 256 units per direction,
-initial set and each round's query 0.01 of the training sentences (paper §5.2-5.3);
+initial set and each round's query 0.01 of the training words (paper §5.2-5.3);
 variants paper / quick / smoke as in :mod:`experiments.configs.al_common`.
 """
 

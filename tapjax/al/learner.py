@@ -23,14 +23,14 @@ import optax
 from tqdm.auto import tqdm
 
 from tapjax.al import vocabulary
+from tapjax.al.corpora import Tagged
 from tapjax.al.sentence_batches import inference_batches, training_batches
 from tapjax.al.spans import f1_score
 from tapjax.al.taggers import make_model
 from tapjax.al.vocabulary import Encoded, Vocabs
 from tapjax.common import sharding
+from tapjax.common.cli import InputError
 from tapjax.common.optim import make_optimizer
-
-CHAR_CAPACITY = 512
 
 
 def per_example_keys(rng: jax.Array, index: jax.Array) -> jax.Array:
@@ -85,29 +85,34 @@ def init_params(model, data: Encoded, cfg, key):
     return model.init(key, batch["words"], batch["mask"], batch.get("chars"))
 
 
-def with_pretrained(params, vocabs: Vocabs, model_cfg):
-    """Replaces the first rows of the word table with GloVe vectors when ``glove_path`` is set."""
-    if not model_cfg.glove_path:
-        return params
-    table = params["params"]["encoder"]["embed"]["embedding"]
-    vectors = vocabulary.load_glove(model_cfg.glove_path, vocabs.words, model_cfg.embed_dim)
-    params["params"]["encoder"]["embed"]["embedding"] = table.at[: len(vectors)].set(vectors)
+def vocabularies(splits: dict[str, Tagged], model_cfg) -> Vocabs:
+    """The run's vocabularies, the same every round: :meth:`Vocabs.build` on the training and
+    validation text (``model_cfg.min_count``, ``model_cfg.chars``) with the word table of the
+    pretrained vectors files ``model_cfg.vectors`` (:func:`vocabulary.load_vectors`, read once
+    per run), if any; an unreadable or inconsistent vectors file is an :class:`InputError`."""
+    vocabs = Vocabs.build(splits["train"], splits["validation"], model_cfg.min_count, model_cfg.chars)
+    if model_cfg.vectors:
+        try:
+            vocabs.vectors = vocabulary.load_vectors(model_cfg.vectors, vocabs.words, model_cfg.embed_dim)
+        except (ValueError, OSError) as error:
+            raise InputError("model_cfg.vectors", str(error)) from None
+    return vocabs
+
+
+def with_pretrained(params, vocabs: Vocabs):
+    """The word table replaced by the pretrained one (``vocabs.vectors``), if any."""
+    if vocabs.vectors is not None:
+        params["params"]["encoder"]["embed"]["embedding"] = jnp.asarray(vocabs.vectors)
     return params
 
 
-def build_model(config, vocabs: Vocabs, capacity: int):
-    """The configured model with a word table of ``capacity`` rows.
-
-    The capacity is fixed per dataset (the distinct words of the raw training text, which
-    a user has before annotating), so every round builds the same model and reuses the
-    compiled programs, although each round's vocabulary comes from its labeled sentences.
-    """
-    if len(vocabs.words) > capacity:
-        raise ValueError(f"vocabulary of {len(vocabs.words)} words exceeds the table capacity {capacity}")
-    if vocabs.chars is not None and len(vocabs.chars) > CHAR_CAPACITY:
-        raise ValueError(f"{len(vocabs.chars)} distinct characters exceed the table capacity {CHAR_CAPACITY}")
-    nchars = 0 if vocabs.chars is None else CHAR_CAPACITY
-    return make_model(config.model, capacity, len(vocabs.tags), nchars, config.model_cfg)
+def build_model(config, vocabs: Vocabs):
+    """The configured model: a word table of a row per word of ``vocabs``, a character
+    encoder when ``vocabs.chars`` is set. The vocabularies are the run's
+    (:func:`vocabularies`), so every round builds the same model and reuses the compiled
+    programs."""
+    nchars = 0 if vocabs.chars is None else len(vocabs.chars)
+    return make_model(config.model, len(vocabs.words), len(vocabs.tags), nchars, config.model_cfg)
 
 
 def _steps_per_epoch(config, sentences: int) -> int:
@@ -116,14 +121,14 @@ def _steps_per_epoch(config, sentences: int) -> int:
 
 
 def train(config, train: Encoded, labeled: Sequence[int], val: Encoded, test: Encoded,
-          vocabs: Vocabs, capacity: int, seed: int, mesh, desc: str = "train"):
+          vocabs: Vocabs, seed: int, mesh, desc: str = "train"):
     """Trains from scratch on ``train[labeled]``; returns ``(model, params, {val_f1, test_f1, best_epoch})``."""
     cfg = config.train
-    model = build_model(config, vocabs, capacity)
+    model = build_model(config, vocabs)
     key = jax.random.key(seed)
     step, tx = compiled_step(model, ml_collections.FrozenConfigDict(config.optim),
                              _steps_per_epoch(config, len(labeled)), mesh)
-    params = with_pretrained(init_params(model, train, cfg, key), vocabs, config.model_cfg)
+    params = with_pretrained(init_params(model, train, cfg, key), vocabs)
     state = sharding.replicate(sharding.TrainState.create(params, tx), mesh)
     predict = compiled_predict(model, mesh)
     rng = np.random.default_rng(seed)

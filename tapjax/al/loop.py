@@ -1,10 +1,22 @@
 """The active-learning loop (W-BADGE paper §5.3): rounds, repeats, resume, outputs.
 
-For each seed: a random initial labeled set (``config.al.initial_fraction`` of the training
-sentences), then for each strategy ``config.al.rounds`` rounds, each adding
-``config.al.query_fraction`` of the training sentences chosen by the strategy using the
-previous round's model, the model retrained from scratch every round. Round 0 (the random
-start) is shared by all strategies of a seed.
+For each seed: a random initial labeled set, then for each strategy ``config.al.rounds`` rounds,
+each adding sentences chosen by the strategy using the previous round's model, the model
+retrained from scratch every round. Round 0 (the random start) is shared by all strategies of a
+seed.
+
+Budgets (§5.3: "we added the same number of labels at each iteration"; Figs. 2-3 count the % of
+words annotated). With ``config.al.budget = "words"`` (the paper's) the start set holds
+``al.initial_fraction`` of the training words and every round adds ``al.query_fraction`` of them:
+sentences are taken in random order (the start) or in the strategy's order until their words
+meet the budget, so only the last sentence may overshoot it. With ``"sentences"`` the fractions
+count sentences: ``round(fraction × N)`` (at least 1) of the ``N`` training sentences. A
+strategy is asked for as many sentences as the budget could need
+(:func:`tapjax.al.selection.most_needed`: the number of the shortest unlabeled sentences that
+meet it) and its picks, which come in the order picked, are cut to the budget
+(:func:`tapjax.al.selection.within_budget`); for the batch strategies (k-means++, k-center) that
+cut is the batch they would have picked stopping at the budget, at the price of the extra
+picks computed.
 
 Every finished round is persisted (:class:`RoundStore`): the model's parameters as
 checkpoint ``r`` of an orbax series (:class:`tapjax.common.checkpoint.Series`, as TAP's
@@ -12,19 +24,21 @@ checkpoints), then ``round{r}.json`` (labeled indices + results) written atomica
 file, then ``os.replace``), in ``workdir/state/seed{s}`` for the start and
 ``workdir/state/seed{s}/{strategy}`` for the rounds. So an interrupted run resumes after its
 last finished round without redoing or changing earlier selections. Each round's scalars
-(validation / test F1, sentences, words) go to ``workdir/metrics.jsonl`` and TensorBoard
-(:class:`tapjax.common.metric_writer.MetricWriter`, split ``{strategy}/seed{s}``, step = round).
-``workdir/results.jsonl`` (one line per strategy × seed × round), ``summary.json`` and
-``curves.png`` are rewritten from the round files.
+(validation / test F1, sentences and words annotated) go to ``workdir/metrics.jsonl`` and
+TensorBoard (:class:`tapjax.common.metric_writer.MetricWriter`, split ``{strategy}/seed{s}``,
+step = round).
+``workdir/results.jsonl`` (one line per strategy × seed × round), ``summary.json`` (per round
+and on a common grid of % words, W-BADGE against each baseline seed by seed:
+:func:`summarise`) and ``curves.png`` are rewritten from the round files.
 
 The config is checked before any work (:func:`validate`, the data loaded) and kept in
 ``workdir/config.json`` (:mod:`tapjax.common.run_config`). A workdir resumes only under a
 config that differs from it in the fields of :data:`MAY_CHANGE` alone: which seeds,
 strategies and how many rounds to run (a round depends on its seed, its strategy and the
 earlier rounds, never on the other seeds or strategies), whether to train the full-data
-reference, the pool-scoring chunk size and where the data lives. A round whose checkpoint is
-corrupt is trained again, with a warning, when the next round needs its model: on its
-recorded labeled sentences with its seed, as it was trained before.
+reference, the pool-scoring chunk size, the summary's grid and where the data lives. A round
+whose checkpoint is corrupt is trained again, with a warning, when the next round needs its
+model: on its recorded labeled sentences with its seed, as it was trained before.
 """
 
 from __future__ import annotations
@@ -32,6 +46,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
+import sys
 from pathlib import Path
 
 import jax
@@ -39,10 +55,8 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
-from tapjax.al import corpora, strategies, vocabulary
-from tapjax.al.curves import plot_curves
-from tapjax.al.learner import build_model, init_params, train
-from tapjax.al.vocabulary import Vocabs
+from tapjax.al import corpora, curves, selection, strategies
+from tapjax.al.learner import build_model, init_params, train, vocabularies
 from tapjax.common import run_config, sharding
 from tapjax.common.checkpoint import CorruptCheckpointError, Series, abstract
 from tapjax.common.cli import InputError, warn
@@ -50,15 +64,29 @@ from tapjax.common.metric_writer import MetricWriter
 
 LOGGED = ("val_f1", "test_f1", "sentences", "words")  # per-round scalars of the metric writer
 # What may change when a run resumes (module docstring); everything else defines the run.
-MAY_CHANGE = ("al.seeds", "al.strategies", "al.rounds", "al.full_data_reference", "train.score_tokens", "data.root")
+MAY_CHANGE = ("al.seeds", "al.strategies", "al.rounds", "al.full_data_reference", "al.grid_step", "train.score_tokens",
+              "data.root")
 
 
 def validate(config) -> None:
-    """Raises :class:`InputError` for an unknown strategy in ``al.strategies`` (the data are checked
-    when :class:`Experiment` loads them)."""
-    for name in config.al.strategies:
+    """Raises :class:`InputError` for an unknown strategy in ``al.strategies`` or unit in
+    ``al.budget``, a fraction outside (0, 1], more rounds than the training set can fill or a
+    ``al.grid_step`` that is not positive (the data are checked when :class:`Experiment` loads them)."""
+    al = config.al
+    for name in al.strategies:
         if name not in strategies.STRATEGIES:
             raise InputError("al.strategies", f"unknown strategy {name!r}; known: {', '.join(strategies.STRATEGIES)}")
+    if al.budget not in selection.COSTS:
+        raise InputError("al.budget", f"unknown budget {al.budget!r}; known: {', '.join(selection.COSTS)}")
+    for field in ("initial_fraction", "query_fraction"):
+        if not 0 < al[field] <= 1:
+            raise InputError(f"al.{field}", f"{al[field]} is not a fraction in (0, 1]")
+    total = al.initial_fraction + al.rounds * al.query_fraction
+    if total > 1 + 1e-9:
+        raise InputError("al.rounds", f"{al.rounds} rounds of al.query_fraction after al.initial_fraction would "
+                                      f"annotate {total:.0%} of the training {al.budget}")
+    if not al.grid_step > 0:
+        raise InputError("al.grid_step", f"{al.grid_step} is not a positive % of words")
 
 
 def load_splits(data) -> dict[str, corpora.Tagged]:
@@ -116,9 +144,10 @@ class Experiment:
         self.config, self.workdir = config, Path(workdir)
         self.splits = load_splits(config.data)
         self.train_set = self.splits["train"]
-        self.words_total = self.train_set.num_words
+        self.lengths = np.asarray([len(w) for w in self.train_set.words])  # words per training sentence
+        self.words_total = int(self.lengths.sum())
         self.mesh = sharding.data_mesh()
-        self.capacity = vocabulary.capacity(self.train_set.words)
+        self.vocabs = vocabularies(self.splits, config.model_cfg)  # the run's: the pool's and validation words
         self._stores: dict[Path, RoundStore] = {}
 
     @functools.cached_property
@@ -130,20 +159,15 @@ class Experiment:
         folder = self.workdir / "state" / f"seed{seed}" / strategy
         return self._stores.setdefault(folder, RoundStore(folder))
 
-    def vocabs(self, labeled) -> Vocabs:
-        c = self.config.model_cfg
-        return Vocabs.build(self.train_set.subset(labeled), self.train_set.tags, c.min_count, c.chars)
-
     def fit(self, labeled, seed: int, desc: str, config=None):
         """Trains on ``labeled`` (with ``config``, default the run's); returns ``(params, results)``."""
-        vocabs = self.vocabs(labeled)
-        enc = {k: vocabs.encode(v) for k, v in self.splits.items()}
+        enc = {k: self.vocabs.encode(v) for k, v in self.splits.items()}
         _, params, res = train(config or self.config, enc["train"], labeled, enc["validation"], enc["test"],
-                               vocabs, self.capacity, seed, self.mesh, desc)
+                               self.vocabs, seed, self.mesh, desc)
         return params, res
 
     def record(self, strategy: str, seed: int, r: int, labeled, res: dict) -> dict:
-        words = sum(len(self.train_set.words[i]) for i in labeled)
+        words = int(self.lengths[labeled].sum())
         return {"strategy": strategy, "seed": seed, "round": r, "sentences": len(labeled), "words": words,
                 "words_pct": 100.0 * words / self.words_total, **res, "labeled": [int(i) for i in labeled]}
 
@@ -158,9 +182,8 @@ class Experiment:
         """Loads a finished round: its record and the model it trained (for the next selection);
         a corrupt checkpoint of it is replaced by the round trained again (with a warning)."""
         record = store.record(r)
-        vocabs = self.vocabs(record["labeled"])
-        model = build_model(self.config, vocabs, self.capacity)
-        enc = vocabs.encode(self.train_set)
+        model = build_model(self.config, self.vocabs)
+        enc = self.vocabs.encode(self.train_set)
         like = abstract(lambda: init_params(model, enc, self.config.train, jax.random.key(0)),
                         NamedSharding(self.mesh, P()))  # replicated
         try:
@@ -183,16 +206,26 @@ def _round_seed(seed: int, r: int) -> int:
     return seed * 1000 + r
 
 
-def _sentences(fraction: float, n: int) -> int:
-    return max(1, round(fraction * n))
+def start_set(costs: np.ndarray, budget: int, seed: int) -> np.ndarray:
+    """Round 0 (module doc): random training sentences until their ``costs`` meet ``budget``, sorted."""
+    order = np.random.default_rng(seed).choice(len(costs), selection.most_needed(costs, budget), replace=False)
+    return np.sort(selection.within_budget(order, costs, budget))
+
+
+def query(strategy: str, pool: strategies.Pool, costs: np.ndarray, budget: int, key) -> np.ndarray:
+    """The sentences ``strategy`` adds to ``pool`` (module doc): its picks, in order, until their
+    ``costs`` (per training sentence) meet ``budget``."""
+    picked = strategies.choose(strategy, pool, selection.most_needed(costs[pool.unlabeled], budget), key)
+    return selection.within_budget(picked, costs, budget)
 
 
 def run_strategy(exp: Experiment, strategy: str, seed: int, bar) -> None:
     al = exp.config.al
     n = len(exp.train_set)
+    costs = selection.COSTS[al.budget](exp.lengths)
     start, rounds = exp.rounds(seed), exp.rounds(seed, strategy)
     if not start.finished(0):
-        labeled = np.sort(np.random.default_rng(seed).choice(n, _sentences(al.initial_fraction, n), replace=False))
+        labeled = start_set(costs, selection.budget_size(al.initial_fraction, costs), seed)
         exp.fit_round(start, 0, "start", seed, labeled, f"seed {seed} start")
     prev = (start, 0)
     for r in range(1, al.rounds + 1):
@@ -202,7 +235,7 @@ def run_strategy(exp: Experiment, strategy: str, seed: int, bar) -> None:
             pool = strategies.Pool(model, params, enc, labeled, np.setdiff1d(np.arange(n), labeled),
                                    exp.config.train, exp.mesh, al)
             key = jax.random.fold_in(jax.random.key(seed), r)
-            picked = strategies.choose(strategy, pool, _sentences(al.query_fraction, n), key)
+            picked = query(strategy, pool, costs, selection.budget_size(al.query_fraction, costs), key)
             exp.fit_round(rounds, r, strategy, seed, np.concatenate([labeled, picked]),
                           f"{strategy} seed {seed} round {r}")
         prev = (rounds, r)
@@ -237,29 +270,46 @@ def collect(exp: Experiment) -> list[dict]:
     return lines
 
 
+def _round_summary(r: int, recs: list[dict]) -> dict:
+    """Round ``r`` over the seeds of ``recs``: mean ± std and standard error of test F1, mean
+    sentences, words and % words annotated."""
+    f1 = np.asarray([l["test_f1"] for l in recs])
+    return {"round": r, "seeds": len(recs), "sentences": float(np.mean([l["sentences"] for l in recs])),
+            "words": float(np.mean([l["words"] for l in recs])),
+            "words_pct": float(np.mean([l["words_pct"] for l in recs])),
+            "test_f1_mean": float(f1.mean()), "test_f1_std": float(f1.std()),
+            "test_f1_sem": float(f1.std(ddof=1) / np.sqrt(len(f1))) if len(f1) > 1 else 0.0,
+            "val_f1_mean": float(np.mean([l["val_f1"] for l in recs]))}
+
+
+def _runs(lines: list[dict]) -> dict[int, curves.Run]:
+    """One strategy's ``lines`` as a run per seed: (% words, test F1) of its rounds in order."""
+    points: dict[int, list] = {}
+    for l in sorted(lines, key=lambda l: l["round"]):
+        points.setdefault(l["seed"], []).append((l["words_pct"], l["test_f1"]))
+    return {seed: tuple(np.asarray(p).T) for seed, p in points.items()}
+
+
 def summarise(lines: list[dict], full: dict | None, config) -> dict:
-    """Per strategy and round: mean ± std (over seeds) of test F1 and % words; the area under
-    the mean-F1-vs-%words curve (trapezoid, divided by the %words span, so it is a mean F1);
-    and the full-data reference."""
-    out = {"dataset": config.data.name, "model": config.model, "strategies": {}}
-    for strategy in config.al.strategies:
-        rounds = []
-        for r in range(config.al.rounds + 1):
-            recs = [l for l in lines if l["strategy"] == strategy and l["round"] == r]
-            if recs:
-                f1 = np.asarray([l["test_f1"] for l in recs])
-                rounds.append({"round": r, "seeds": len(recs), "sentences": float(np.mean([l["sentences"] for l in recs])),
-                               "words_pct": float(np.mean([l["words_pct"] for l in recs])),
-                               "test_f1_mean": float(f1.mean()), "test_f1_std": float(f1.std()),
-                               "test_f1_sem": float(f1.std(ddof=1) / np.sqrt(len(f1))) if len(f1) > 1 else 0.0,
-                               "val_f1_mean": float(np.mean([l["val_f1"] for l in recs]))})
-        x = np.asarray([r["words_pct"] for r in rounds])
-        y = np.asarray([r["test_f1_mean"] for r in rounds])
-        auc = float(np.trapezoid(y, x) / (x[-1] - x[0])) if len(x) > 1 else None
-        out["strategies"][strategy] = {"rounds": rounds, "auc_mean_f1": auc}
+    """``summary.json``: the run (``dataset``, ``model``, the numbers of ``seeds`` and ``rounds``
+    asked for); :func:`tapjax.al.curves.compare` on % words (``grid_pct``, ``shared_span_pct``,
+    ``vs_wbadge``; per strategy its ``grid`` and ``auc``, with ``auc_mean_f1`` its mean over
+    seeds: an area over the span all runs share, so comparable between strategies); per strategy
+    and round the mean ± std over seeds (``rounds``); the full-data reference; the ``config``
+    and the ``command`` that wrote it."""
+    al = config.al
+    compared = curves.compare({s: _runs([l for l in lines if l["strategy"] == s]) for s in al.strategies},
+                              al.grid_step)
+    by_strategy = compared.pop("strategies")
+    out = {"dataset": config.data.name, "model": config.model, "seeds": len(al.seeds), "rounds": al.rounds,
+           **compared, "strategies": {}}
+    for strategy in al.strategies:
+        recs = [[l for l in lines if l["strategy"] == strategy and l["round"] == r] for r in range(al.rounds + 1)]
+        out["strategies"][strategy] = {"rounds": [_round_summary(r, rr) for r, rr in enumerate(recs) if rr],
+                                       "auc_mean_f1": by_strategy[strategy]["auc"]["mean"], **by_strategy[strategy]}
     if full is not None:
         out["full_data"] = {**full, "note": f"trained on all sentences with this config ({full['epochs']} epochs)"}
-    return out
+    return {**out, "config": run_config.as_json(config), "command": shlex.join(sys.argv)}
 
 
 def write_outputs(exp: Experiment, full: dict | None) -> dict:
@@ -267,7 +317,7 @@ def write_outputs(exp: Experiment, full: dict | None) -> dict:
     _atomic_write(exp.workdir / "results.jsonl", "".join(json.dumps(l) + "\n" for l in lines).encode())
     summary = summarise(lines, full, exp.config)
     _atomic_write(exp.workdir / "summary.json", json.dumps(summary, indent=1).encode())
-    plot_curves(summary, exp.workdir / "curves.png", title=f"{exp.config.data.name} ({exp.config.model})")
+    curves.plot_curves(summary, exp.workdir / "curves.png", title=f"{exp.config.data.name} ({exp.config.model})")
     return summary
 
 

@@ -8,8 +8,8 @@
 * :func:`mnlp_score` (Eq. 1): ``(1/n) Σ_t log p(ŷ_t | …)``, the length-normalised
   log-probability of the decoded sequence.
 * :func:`bald_disagreement` (Eq. 2): with ``T`` MC-dropout passes, the fraction of passes
-  whose decoded sequence differs from the modal one. By default dropout is applied only
-  after the encoder (see there).
+  whose decoded sequence differs from the modal one: MC dropout through the whole network
+  (the paper's, ``encoder_dropout``) or after the encoder only (see there).
 * :func:`sentence_representation`: the encoder's sentence vector (Core-set's space).
 * :func:`pool_features`: runs any of these over a whole pool as *one* jitted program,
   sharded over devices, returning one row per sentence (kept on device).
@@ -105,15 +105,16 @@ _CHUNK_ELEMENTS = 1 << 20  # activations of the passes vectorised at once: 4 MiB
 def bald_disagreement(model, params, batch, key, passes: int, encoder_dropout: bool = False) -> Array:
     """Eq. 2: MC-dropout disagreement of ``passes`` decodings with the modal one.
 
-    Design choice (``encoder_dropout=False``, the default): MC dropout only *after* the
-    encoder. The embeddings and BiLSTM run once, deterministically; each pass re-samples
-    the dropout of the decoder part (the dropout on the BiLSTM states and the output layer
-    of the tagger; the dropout on the decoder's inputs and states of the encoder-decoder).
-    That makes ``T`` passes cost one encoder pass plus ``T`` cheap decoder passes.
-    ``encoder_dropout=True`` is full-network MC dropout (the embeddings' dropout too, the
-    whole model per pass). Passes are vectorised (``vmap``) in equal chunks (a divisor of
-    ``passes``: no remainder program to compile) that keep at most about
-    ``_CHUNK_ELEMENTS`` activations live. Pass ``t``'s dropout key for a sentence is
+    ``encoder_dropout=True`` (the ``paper`` config's) is the paper's full-network MC dropout:
+    every dropout layer (the embeddings' too) active, the whole model per pass. Our design
+    choice ``encoder_dropout=False`` (the default here, the ``quick`` config's): MC dropout
+    only *after* the encoder. The embeddings and BiLSTM run once, deterministically; each
+    pass re-samples the dropout of the decoder part (the dropout on the BiLSTM states and the
+    output layer of the tagger; the dropout on the decoder's inputs and states of the
+    encoder-decoder). That makes ``T`` passes cost one encoder pass plus ``T`` cheap decoder
+    passes. Passes are vectorised (``vmap``) in equal chunks (a divisor of ``passes``: no
+    remainder program to compile) that keep at most about ``_CHUNK_ELEMENTS`` activations
+    live. Pass ``t``'s dropout key for a sentence is
     ``fold_in(fold_in(key, t), sentence index)``.
     """
     # with encoder_dropout only its size is used (XLA drops the unused encoder pass)

@@ -1,9 +1,19 @@
-"""Batch selection over a pool of ``N`` embeddings, jitted and sharded over devices.
+"""Batch selection over a pool of ``N`` embeddings, jitted and sharded over devices, and the
+annotation budget a selection fills.
 
 * :func:`top_k`: the ``k`` highest scores (MNLP, BALD, Random).
 * :func:`k_center_greedy` (Core-set): furthest-first traversal starting from the labeled
   points as centers.
 * :func:`kmeanspp_seeding` (BADGE; W-BADGE with ``weights``): k-means++ seeding.
+* :func:`budget_size`, :func:`most_needed`, :func:`within_budget`: a round's annotation budget
+  in :data:`COSTS` units, words (the paper's, §4.2 and §5.3) or sentences.
+
+Every selection returns its rows in the order it picks them (top-k by decreasing score, ties
+to the lowest row; k-center and k-means++ pick by pick, pick ``i`` drawing from
+``fold_in(key, i)`` whatever ``k``), so asking for fewer rows gives a prefix of the same picks.
+A budget is therefore met by asking for :func:`most_needed` rows and keeping
+:func:`within_budget` of them: the rows a selection that stopped once the budget was met would
+have picked.
 
 Pool rows are split over the ``'data'`` mesh axis with ``jax.shard_map``; each pick is one
 step of a ``lax.fori_loop`` that keeps the running squared distance of every row to its
@@ -64,10 +74,11 @@ def _fetch_row(X: Array, rows: Array, j: Array) -> Array:
     return jax.lax.psum(jnp.where((local >= 0) & (local < X.shape[0]), row, 0.0), AXIS)
 
 
-def _sq_dist(X: Array, sq_norms: Array, c: Array) -> Array:
-    """``||x − c||²`` for every row ``x`` of ``X``, given ``sq_norms = ||x||²`` (clipped at 0
-    against rounding)."""
-    return jnp.maximum(sq_norms - 2.0 * (X @ c) + c @ c, 0.0)
+def _sq_dist(X: Array, c: Array) -> Array:
+    """``||x − c||²`` for every row ``x`` of ``X``, from the differences: equal rows get equal
+    distances on any device (the expanded ``||x||² − 2 x·c + ||c||²`` rounds a matrix-vector
+    product differently per shard, which broke exact ties between duplicate sentences)."""
+    return jnp.sum(jnp.square(X - c), -1)
 
 
 def _run(mesh, local_fn, *pool_args, replicated=()):
@@ -96,6 +107,31 @@ def _check_budget(candidates, k: int) -> None:
         raise ValueError(f"asked to select {k} sentences but only {available} are unlabeled")
 
 
+# What annotating a sentence costs, by budget unit (``config.al.budget``): one tag per word (§4.2:
+# "the cost of annotating is proportional to the number of words") or one sentence.
+COSTS = {"words": lambda lengths: lengths, "sentences": np.ones_like}
+
+
+def budget_size(fraction: float, costs) -> int:
+    """``fraction`` of the total of ``costs`` (at least 1): e.g. 2 % of the training words."""
+    return max(1, round(fraction * int(np.sum(costs))))
+
+
+def most_needed(costs, budget: int) -> int:
+    """The fewest of the sentences costing ``costs`` that meet ``budget`` whichever they are: as
+    many as the cheapest ones need (all of them if even all fall short)."""
+    spent = np.cumsum(np.sort(costs))
+    return min(len(spent), int(np.searchsorted(spent, budget)) + 1)
+
+
+def within_budget(order, costs, budget: int) -> np.ndarray:
+    """The shortest prefix of ``order`` (rows of ``costs``) that meets ``budget``: sentences are
+    taken in order until their costs reach it, so only the last one may overshoot (all of
+    ``order`` if it falls short)."""
+    order = np.asarray(order)
+    return order[: int(np.searchsorted(np.cumsum(np.asarray(costs)[order]), budget)) + 1]
+
+
 def k_center_greedy(X, candidates, centers, k: int, mesh) -> np.ndarray:
     """Core-set: ``k`` rows of ``X [N, D]`` by furthest-first traversal.
 
@@ -111,10 +147,8 @@ def k_center_greedy(X, candidates, centers, k: int, mesh) -> np.ndarray:
 def _k_center(X, cand, center_rows, k, mesh):
     def local(X, cand, center_rows):
         rows = _global_rows(X.shape[0])
-        sq_norms = jnp.sum(X * X, -1)
-
         def add_center(j, d2):
-            return jnp.minimum(d2, _sq_dist(X, sq_norms, _fetch_row(X, rows, j)))
+            return jnp.minimum(d2, _sq_dist(X, _fetch_row(X, rows, j)))
 
         d2 = jax.lax.fori_loop(0, center_rows.shape[0], lambda i, d: add_center(center_rows[i], d),
                                jnp.full(X.shape[0], jnp.inf))
@@ -158,13 +192,13 @@ def _kmeanspp(G, cand, w, key, k, n, mesh):
 
         sq_norms = jnp.sum(G * G, -1)
         first = _global_argmax(jnp.where(cand, score(sq_norms), -jnp.inf), rows)
-        d2 = _sq_dist(G, sq_norms, _fetch_row(G, rows, first))
+        d2 = _sq_dist(G, _fetch_row(G, rows, first))
         cand = cand & (rows != first)
 
         def pick(i, state):
             d2, cand, picks = state
             j = _global_argmax(jnp.where(cand, score(d2) + gumbel(i), -jnp.inf), rows)
-            d2 = jnp.minimum(d2, _sq_dist(G, sq_norms, _fetch_row(G, rows, j)))
+            d2 = jnp.minimum(d2, _sq_dist(G, _fetch_row(G, rows, j)))
             return d2, cand & (rows != j), picks.at[i].set(j)
 
         picks = jnp.zeros(k, jnp.int32).at[0].set(first)

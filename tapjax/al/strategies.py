@@ -53,13 +53,24 @@ def mnlp(pool: Pool, k: int, key) -> np.ndarray:
     return pool.unlabeled[selection.top_k(-scores, pool.all_candidates(), k)]
 
 
+def top_k_random_ties(scores, k: int, key) -> np.ndarray:
+    """Positions of the ``k`` highest ``scores``, equal scores in a random order drawn from ``key``
+    (:func:`selection.top_k` takes the lowest position first: it runs on the scores shuffled)."""
+    order = np.asarray(jax.random.permutation(key, len(scores)))
+    return order[selection.top_k(np.asarray(scores)[order], np.ones(len(scores), bool), k)]
+
+
 def bald(pool: Pool, k: int, key) -> np.ndarray:
-    """Eq. 2: the ``k`` sentences whose ``settings.bald.passes`` MC-dropout decodings disagree most
-    with the mode (dropout after the encoder only, unless ``settings.bald.encoder_dropout``)."""
+    """Eq. 2: the ``k`` sentences whose ``settings.bald.passes`` (T) MC-dropout decodings disagree
+    most with the mode. ``settings.bald.encoder_dropout``: dropout through the whole network
+    (the paper's); else after the encoder only (:func:`scoring.bald_disagreement`). Scores are
+    multiples of 1/T, so many sentences tie (all that every pass decodes alike): ties are broken
+    at random, from the round's key, not by pool position."""
     settings = pool.settings.bald
-    scores = pool.features(scoring.bald_disagreement, pool.unlabeled, key, passes=settings.passes,
+    dropout_key, tie_key = jax.random.split(key)
+    scores = pool.features(scoring.bald_disagreement, pool.unlabeled, dropout_key, passes=settings.passes,
                            encoder_dropout=settings.encoder_dropout)
-    return pool.unlabeled[selection.top_k(scores, pool.all_candidates(), k)]
+    return pool.unlabeled[top_k_random_ties(scores, k, tie_key)]
 
 
 def coreset(pool: Pool, k: int, key) -> np.ndarray:

@@ -61,7 +61,13 @@ def example_dropout(x: Array, keys: Optional[Array], rate: float, site: int) -> 
 
 
 class CharEncoder(nn.Module):
-    """A word's characters -> the last states of a character BiLSTM ``[B, T, 2 * hidden]``."""
+    """A word's characters -> the last states of a character BiLSTM ``[B, T, 2 * hidden]``.
+
+    Lample et al. (2016) §4.1: the final states of a forward and a backward LSTM over the
+    character embeddings, joined to the word's embedding, so a word without a trained (or
+    any) embedding row is still told apart by its spelling. Their sizes (25-dim characters,
+    25 units a direction) are the defaults: the W-BADGE paper names no character encoder.
+    """
 
     num_chars: int
     dim: int = 25
@@ -79,7 +85,8 @@ class CharEncoder(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Word (+ char) embeddings -> dropout -> BiLSTM -> ``[B, T, 2 * hidden]``."""
+    """Word embeddings (joined by the :class:`CharEncoder` states with ``num_chars``) -> dropout ->
+    BiLSTM -> ``[B, T, 2 * hidden]``."""
 
     vocab_size: int
     embed_dim: int = 400

@@ -6,7 +6,7 @@ import pytest
 
 from experiments.configs import crohme14
 from tapjax.common.paths import data_root as _data_root
-from tapjax.tap import trainer
+from tapjax.tap import runs, trainer
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +41,15 @@ def overfit_run(data_root, tmp_path_factory):
     config.train.update(epochs=150, eval_every_epochs=10)
     workdir = tmp_path_factory.mktemp("overfit_run")
     return workdir, trainer.train_and_evaluate(config, str(workdir))
+
+
+@pytest.fixture(scope="session")
+def overfit_expression(overfit_run, data_root):
+    """``(InkML path, caption)`` of the first expression the overfit run trained on."""
+    workdir, _ = overfit_run
+    _, split, _ = trainer.load_data(runs.load_config(workdir))
+    path = next((data_root / "crohme" / "TrainINKML").rglob(f"{split.keys[0]}.inkml"))
+    return path, " ".join(split.tokens[0])
 
 
 def _synthetic_batch(rng: np.random.Generator, B: int = 8, N: int = 16, T: int = 5, padding: int = 0) -> dict:

@@ -20,7 +20,7 @@ from tapjax.common.cli import InputError
 from tapjax.common import optim, sharding
 from tapjax.common.checkpoint import Checkpoints
 from tapjax.common.optim import make_optimizer
-from tapjax.tap import trainer, weight_noise
+from tapjax.tap import augment, averaging, trainer, weight_noise
 from tapjax.tap.model import TAP
 
 TINY_SIZES = dict(tracker_hidden=4, embed_dim=4, parser_hidden=4, attention_dim=4, coverage_kernel=3,
@@ -295,3 +295,61 @@ def test_validation_split_is_test2013_heldout_or_train(data_root):
     _, train, heldout = trainer.load_data(config)
     assert len(train) + len(heldout) == len(whole) and not set(train.keys) & set(heldout.keys)
     assert round(len(whole) * 0.05) == len(heldout)
+
+
+@pytest.mark.parametrize("average_wer, best_step", [(0.3, 3), (0.7, 2)])
+def test_the_mean_of_the_last_validated_weights_is_kept_when_it_validates_no_worse(
+        data_root, tmp_path, monkeypatch, capsys, average_wer, best_step):
+    config = _tiny_config(data_root, epochs=3)
+    config.train.average_last = 2
+    workdir = tmp_path / "run"
+    _scripted_wers(monkeypatch, [0.5, 0.4, 0.6, average_wer, 0.9])  # 3 epochs, their mean, the final score
+    trainer.train_and_evaluate(config, str(workdir))
+    kept = averaging.series(workdir, config)
+    like = _restored(config, workdir)["state"].params
+    try:
+        assert kept.steps() == [2, 3]  # one step per epoch; the last two validations kept
+        last_two = [kept.restore({"params": like}, step)["params"] for step in (2, 3)]
+    finally:
+        kept.close()
+    best = _restored(config, workdir, "best")
+    assert int(best["state"].step) == best_step and best["best_wer"] == min(average_wer, 0.4)
+    expected = jax.tree.map(lambda a, b: (a + b) / 2, *last_two) if average_wer < 0.4 else last_two[0]
+    for a, b in zip(jax.tree.leaves(jax.device_get(best["state"].params)), jax.tree.leaves(expected)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert "mean of the last 2 validated weights" in capsys.readouterr().out
+
+
+def test_checkpoint_averaging_is_refused_with_weight_noise(data_root, tmp_path):
+    config = _tiny_config(data_root)
+    config.train.update(average_last=2, weight_noise="adaptive")
+    with pytest.raises(InputError, match="train.average_last"):
+        trainer.validate(config, tmp_path)
+
+
+def test_each_epoch_trains_on_its_own_augmented_split(data_root, tmp_path, monkeypatch):
+    config = _tiny_config(data_root, epochs=2)
+    config.augment.update(probability=1.0, rotation=10.0, shear=0.2)
+    seen, split_batches = [], trainer.decoding.split_batches
+
+    def spy(split, *args, **kwargs):
+        if kwargs.get("shuffle"):  # the training epochs, not validation
+            seen.append(split.features)
+        return split_batches(split, *args, **kwargs)
+
+    monkeypatch.setattr(trainer.decoding, "split_batches", spy)
+    trainer.train_and_evaluate(config, str(tmp_path / "run"))
+    _, train, _ = trainer.load_data(config)
+    assert len(seen) == 2
+    for epoch, features in enumerate(seen):
+        for ours, expected in zip(features, augment.for_epoch(train, config, epoch).features):
+            np.testing.assert_array_equal(ours, expected)
+    assert not any(np.allclose(a, b) for a, b in zip(seen[0], train.features))
+    assert not any(np.allclose(a, b) for a, b in zip(seen[0], seen[1]))
+
+
+def test_an_augment_setting_out_of_range_is_refused(data_root, tmp_path):
+    config = _tiny_config(data_root)
+    config.augment.probability = 2.0
+    with pytest.raises(InputError, match="augment.probability must be in"):
+        trainer.validate(config, tmp_path)

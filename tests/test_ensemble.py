@@ -1,6 +1,5 @@
 """Ensembles (TAP Eq. 32) and mixtures (Eq. 33) decode like the models they are built from."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -11,7 +11,7 @@ import struct
 import numpy as np
 import pytest
 
-from tapjax.tap import crohme, evaluate, recognize, runs, trainer
+from tapjax.tap import crohme, evaluate, recognize, runs
 from tapjax.tap.attention_plot import plot_attention
 
 SUMMARY_KEYS = {"split", "n", "wer", "exprate", "le1", "le2", "le3", "beam", "devices", "seconds", "per_stroke_count"}
@@ -19,15 +19,6 @@ EMPTY_INK = """<ink xmlns="http://www.w3.org/2003/InkML">
   <annotation type="truth">$x$</annotation>
 </ink>
 """
-
-
-@pytest.fixture(scope="module")
-def overfit_expression(overfit_run, data_root):
-    """``(InkML path, caption)`` of the first expression the overfit run trained on."""
-    workdir, _ = overfit_run
-    _, split, _ = trainer.load_data(runs.load_config(workdir))
-    path = next((data_root / "crohme" / "TrainINKML").rglob(f"{split.keys[0]}.inkml"))
-    return path, " ".join(split.tokens[0])
 
 
 def _predictions(path):

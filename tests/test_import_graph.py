@@ -9,6 +9,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "tapjax"
 ROOMS = ("common", "tap", "al")
 FORBIDDEN = {"common": {"tap", "al"}, "tap": {"al"}, "al": {"tap"}}
+FRONT_DOOR = {"recognize.py", "evaluate.py"}  # python -m tapjax.recognize / tapjax.evaluate (architecture.md)
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -38,8 +39,16 @@ def violations(package: Path) -> list[str]:
 
 
 def test_every_module_lives_in_a_room():
-    loose = [p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py"]
+    loose = [p.name for p in PACKAGE.glob("*.py") if p.name not in {"__init__.py", *FRONT_DOOR}]
     assert not loose and {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"} == set(ROOMS)
+
+
+@pytest.mark.parametrize("name", sorted(FRONT_DOOR))
+def test_the_front_door_only_calls_its_command(name):
+    """``tapjax/recognize.py`` imports ``main`` from ``tapjax.tap.recognize`` and nothing else of tapjax."""
+    stem = name.removesuffix(".py")
+    ours = {m for m in imported_modules(PACKAGE / name) if m.startswith("tapjax")}
+    assert ours == {f"tapjax.tap.{stem}", f"tapjax.tap.{stem}.main"}
 
 
 def test_no_room_imports_what_it_may_not():
@@ -47,7 +56,7 @@ def test_no_room_imports_what_it_may_not():
 
 
 def test_no_two_modules_share_a_name():
-    names = [p.stem for p in PACKAGE.rglob("*.py") if p.name != "__init__.py"]
+    names = [p.stem for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" and p.parent != PACKAGE]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
 
 

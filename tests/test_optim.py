@@ -8,7 +8,7 @@ import pytest
 
 from experiments.configs import crohme14
 from tapjax.common.checkpoint import Series
-from tapjax.common.optim import cut, cuts, learning_rate, make_optimizer
+from tapjax.common.optim import cut, cuts, learning_rate, make_optimizer, spend
 
 
 def _adam(decay_epochs: int) -> ml_collections.ConfigDict:
@@ -99,3 +99,41 @@ def test_runs_saved_before_cuts_keep_their_optimiser_state():
     del cfg["lr_cut_factor"]
     state = make_optimizer(cfg).init(jnp.zeros(1))
     assert isinstance(state, tuple) and len(state) == 2 and cuts(state) == 0  # (clipping, Adadelta)
+
+
+def _budget_adam(**extra) -> ml_collections.ConfigDict:
+    cfg = _adam(5)
+    cfg.update({"schedule_clock": "budget", **extra})
+    return cfg
+
+
+def test_the_budget_clock_decays_by_the_share_of_the_budget_spent():
+    """With the budget as clock, progress is the larger of the steps' and the budget's share (optim docstring)."""
+    tx = make_optimizer(_budget_adam(), steps_per_epoch=2)  # 10 steps of decay
+    params = jnp.zeros(1)
+    state = tx.init(params)
+    rates = []
+    for t, share in enumerate([0.0, 0.5, 0.1, 1.0, 2.0]):
+        update, state = tx.update(jnp.ones(1), spend(state, share), params)
+        rates.append(-float(update[0]))
+    progress = [max(t / 10, min(share, 1.0)) for t, share in enumerate([0.0, 0.5, 0.1, 1.0, 2.0])]
+    expected = [0.1 * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * p))) for p in progress]
+    np.testing.assert_allclose(rates, expected, rtol=1e-4)
+    steps_state = make_optimizer(_adam(5)).init(params)
+    assert spend(steps_state, 0.5) is steps_state  # the steps clock has no budget to be told of
+
+
+def test_warmup_ramps_the_rate_up_linearly():
+    updates = _updates(_budget_adam(warmup_epochs=2.0, final_lr_fraction=1.0), 6, steps_per_epoch=2)
+    np.testing.assert_allclose(updates, -0.1 * np.minimum(1.0, (np.arange(6) + 1) / 4), rtol=1e-4)
+
+
+def test_an_unknown_clock_is_refused():
+    with pytest.raises(ValueError, match="schedule_clock"):
+        make_optimizer(_budget_adam(schedule_clock="epochs"))
+
+
+def test_the_steps_clock_keeps_the_state_of_runs_saved_before_clocks():
+    """A run saved before ``schedule_clock`` existed restores into the same optimiser state."""
+    state = make_optimizer(_adam(5)).init(jnp.zeros(1))
+    assert set(state.hyperparams) == {"cuts"}

@@ -42,6 +42,19 @@ def test_loss_is_cross_entropy_plus_weighted_guider(synthetic_batch):
     np.testing.assert_allclose(loss0, nll.sum(), rtol=1e-5)
 
 
+def test_label_smoothing_mixes_the_uniform_target_in_and_logs_the_plain_nll(synthetic_batch):
+    model = TAP(TINY)
+    params = model.init(jax.random.key(0))
+    batch = synthetic_batch(np.random.default_rng(1))
+    loss, (_, metrics) = tap_loss(model, params, batch, guider_weight=0.0, label_smoothing=0.2)
+    lp = np.asarray(model.teacher_forced(params, batch["features"], batch["feature_mask"], batch["tokens"])[0])
+    mask, tokens = batch["token_mask"], batch["tokens"]
+    target = np.take_along_axis(lp, tokens[..., None], axis=-1)[..., 0]
+    np.testing.assert_allclose(loss, -((0.8 * target + 0.2 * lp.mean(-1)) * mask).sum(), rtol=1e-5)
+    np.testing.assert_allclose(metrics["nll"], -(target * mask).sum(), rtol=1e-5)
+    assert float(loss) != pytest.approx(float(metrics["nll"]), rel=1e-3)
+
+
 def test_the_batch_averages_over_its_expressions_or_tokens_never_its_padding(synthetic_batch):
     batch = synthetic_batch(np.random.default_rng(1), padding=3)
     model = TAP(TINY)

@@ -1,11 +1,12 @@
 """Scores trained TAP runs on a CROHME split: one run, or several as an ensemble (TAP Eq. 32).
 
-    python -m tapjax.tap.evaluate --checkpoint DIR [--checkpoint DIR2 ...] --split test2014 \\
+    python -m tapjax.evaluate [--checkpoint DIR [--checkpoint DIR2 ...]] --split test2014 \\
         [--beam K] [--max_len N] [--[no-]length_norm] [--batch_size B] [--data_dir D] [--limit N] [--json] \\
         [--predictions FILE]
 
 ``DIR`` is a run's workdir (``config.json`` + ``checkpoints/``, as written by
 :func:`tapjax.tap.trainer.train_and_evaluate`); its best checkpoint is used, else its latest.
+Without ``--checkpoint`` the model shipped with tapjax is scored (:mod:`tapjax.tap.pretrained`).
 Several ``--checkpoint`` runs must share the model config and vocabulary and are decoded
 as one :class:`~tapjax.common.family.Ensemble`. Every decoding setting not given falls back
 to the (first) run's own config: ``--beam`` to ``eval.test_beam``, ``--max_len`` to
@@ -20,7 +21,7 @@ vocabulary (real test sets have a few, e.g. ``\vtop``) is decoded and scored lik
 the model cannot write that symbol, so each one is an error; ``oov_references`` counts those
 expressions and their symbols. and writes one JSON line per expression
 (``key``, ``reference``, ``hypothesis``, ``errors``) to ``--predictions`` (default
-``DIR/predictions_<split>.jsonl``).
+``DIR/predictions_<split>.jsonl``; the shipped model writes them only when asked).
 
 Unusable inputs (a missing run, a config that does not match the checkpoint or the
 vocabulary, runs that cannot be ensembled) print one error line and exit with status 2.
@@ -37,8 +38,8 @@ from pathlib import Path
 import jax
 
 from tapjax.common.cli import run_cli
-from tapjax.tap import crohme, decoding, exprate
-from tapjax.tap.runs import Runs, add_length_norm_flag, load_runs, override
+from tapjax.tap import crohme, decoding, exprate, pretrained
+from tapjax.tap.runs import Runs, add_length_norm_flag, override
 from tapjax.tap.symbols import Vocab
 
 SPLITS = ("test2014", "test2016", "test2013", "valid")
@@ -83,8 +84,8 @@ def format_table(summary: dict) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tapjax.tap.evaluate", description=__doc__.split("\n")[0])
-    parser.add_argument("--checkpoint", action="append", required=True, metavar="DIR",
-                        help="a run's workdir; repeat for an ensemble (Eq. 32)")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="DIR",
+                        help="a run's workdir; repeat for an ensemble (Eq. 32); default: the model shipped with tapjax")
     parser.add_argument("--split", required=True, choices=SPLITS)
     parser.add_argument("--beam", type=int, default=None, help="beam width, 1 = greedy (default: the run's eval.test_beam)")
     parser.add_argument("--max_len", type=int, default=None, help="longest caption decoded (default: the run's eval.max_len)")
@@ -95,13 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, default=0, help="score only the first N expressions of the split")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     parser.add_argument("--predictions", default=None, metavar="FILE",
-                        help="per-expression predictions (default: DIR/predictions_<split>.jsonl)")
+                        help="per-expression predictions (default: DIR/predictions_<split>.jsonl; none for the "
+                             "shipped model)")
     return parser
 
 
 def _main(argv: list[str] | None) -> None:
     args = _parser().parse_args(argv)
-    runs = load_runs(args.checkpoint, args.data_dir)
+    runs = pretrained.load_runs(args.checkpoint, args.data_dir)
     override(runs, {name: getattr(args, name) for name in EVAL_FLAGS})
     data_dir = args.data_dir or runs.config.data.root or None
     split = crohme.load_split(args.split, data_dir, runs.config.data.cache_dir or None,
@@ -109,8 +111,9 @@ def _main(argv: list[str] | None) -> None:
     if args.limit:
         split = split.take(range(min(args.limit, len(split))))
     summary, predictions = evaluate(runs, split, runs.config.eval.test_beam if args.beam is None else args.beam)
-    path = Path(args.predictions or Path(args.checkpoint[0]) / f"predictions_{args.split}.jsonl")
-    path.write_text("".join(json.dumps(p) + "\n" for p in predictions))
+    if args.predictions or args.checkpoint:
+        path = Path(args.predictions or Path(args.checkpoint[0]) / f"predictions_{args.split}.jsonl")
+        path.write_text("".join(json.dumps(p) + "\n" for p in predictions))
     print(json.dumps(summary) if args.json else format_table(summary))
 
 

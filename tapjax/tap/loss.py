@@ -7,6 +7,10 @@ symbol); ``G_t`` (Eq. 28) only for tokens that have strokes. ``lambda = 0.1`` in
 authors' code. A batch's loss is the mean of Eq. 29 over its expressions, as the authors'
 code has it (``nmt.py``: ``cost`` summed over each expression's steps, then ``cost.mean()``
 over the batch); ``average="tokens"`` divides the batch's sum by its tokens instead.
+
+With ``label_smoothing = e > 0`` (not in the paper: a lever of the CPU recipe) the
+cross-entropy term of each token is taken against the target smoothed towards the uniform
+distribution, ``-(1 - e) log p(w_t) - e mean_v log p(v)``; the logged ``nll`` stays the plain one.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ Array = jax.Array
 AVERAGES = ("expressions", "tokens")
 
 
-def tap_loss(model: TAP, params, batch: dict, guider_weight: float = 0.1, average: str = "expressions"):
+def tap_loss(model: TAP, params, batch: dict, guider_weight: float = 0.1, average: str = "expressions",
+             label_smoothing: float = 0.0):
     """Eq. 29 over this device's rows, in the form :func:`tapjax.common.sharding.make_train_step` wants.
 
     Returns ``(loss sum, (count, metric sums))``: ``count`` is the number of the rows'
@@ -36,9 +41,10 @@ def tap_loss(model: TAP, params, batch: dict, guider_weight: float = 0.1, averag
     log_probs, alpha, annotation_mask = model.teacher_forced(params, batch["features"], batch["feature_mask"], tokens)
     token_lp = jnp.take_along_axis(log_probs, tokens[..., None], axis=-1)[..., 0]
     nll = -(token_lp * mask).sum()
+    smoothed = -(((1.0 - label_smoothing) * token_lp + label_smoothing * log_probs.mean(-1)) * mask).sum()
     gamma = alignment_targets(batch["align"], annotation_mask, model.stride)
     guider = (guider_loss(alpha, gamma) * mask).sum()
     correct = ((log_probs.argmax(-1) == tokens) * mask).sum()
-    loss = nll + guider_weight * guider if guider_weight else nll
+    loss = smoothed + guider_weight * guider if guider_weight else smoothed
     count = mask.max(axis=-1).sum() if average == "expressions" else mask.sum()
     return loss, (count, {"nll": nll, "guider": guider, "correct": correct, "tokens": mask.sum()})

@@ -1,6 +1,6 @@
 """Recognises handwritten expressions in InkML files with trained TAP runs.
 
-    python -m tapjax.tap.recognize FILE.inkml [FILE2 ...] --checkpoint DIR [--checkpoint DIR2 ...] \\
+    python -m tapjax.recognize FILE.inkml [FILE2 ...] [--checkpoint DIR [--checkpoint DIR2 ...]] \\
         [--beam K] [--max_len N] [--[no-]length_norm] [--data_dir D] [--attention OUT.png]
 
 prints ``FILE<TAB>LaTeX`` per file (tokens separated by spaces, as in the standard
@@ -10,11 +10,13 @@ cannot be recognised (not InkML, no ink, malformed traces, too many points) gets
 status is 0 when every file was recognised, 2 otherwise. ``--attention OUT.png`` draws, per output symbol, the ink coloured by the
 symbol's spatial attention and titled with its temporal gate (TAP Figs. 9-10; one image
 per file, suffixed with the file's name when there are several). Several
-``--checkpoint`` runs decode as an ensemble (Eq. 32).
+``--checkpoint`` runs decode as an ensemble (Eq. 32); without ``--checkpoint`` the model
+shipped with tapjax reads them (:mod:`tapjax.tap.pretrained`).
 
 From a notebook::
 
-    results = recognize_files(["a.inkml"], ["runs/tap"])   # beam: the run's eval.test_beam
+    results = recognize_files(["a.inkml"])                 # the shipped model, its eval.test_beam
+    results = recognize_files(["a.inkml"], ["runs/tap"])   # a run of your own
     results[0].latex
     tapjax.tap.attention_plot.plot_attention(results[0])   # a matplotlib Figure
 
@@ -35,10 +37,10 @@ from typing import Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from tapjax.tap import crohme, inkml, strokes
+from tapjax.tap import crohme, inkml, pretrained, strokes
 from tapjax.common.beam import beam_search
 from tapjax.common.cli import InputError, run_cli
-from tapjax.tap.runs import Runs, add_length_norm_flag, load_config, load_runs, override
+from tapjax.tap.runs import Runs, add_length_norm_flag, override
 
 
 @dataclasses.dataclass
@@ -108,20 +110,22 @@ def recognize(runs: Runs, paths: Sequence[str | os.PathLike], beam: int | None =
     return _decode(runs, paths, [read_features(p, settings) for p in paths], beam)
 
 
-def recognize_files(paths: Sequence[str | os.PathLike], checkpoint: str | os.PathLike | Sequence[str | os.PathLike],
+def recognize_files(paths: Sequence[str | os.PathLike],
+                    checkpoint: str | os.PathLike | Sequence[str | os.PathLike] = (),
                     beam: int | None = None, max_len: int | None = None, data_dir: str | None = None,
                     length_norm: bool | None = None) -> list[Recognition | InputError]:
-    """Loads the run(s) ``checkpoint`` (a workdir, or several for an ensemble) and recognises ``paths``:
-    one entry per path, its :class:`Recognition` or the :class:`InputError` of an unreadable file.
+    """Loads the run(s) ``checkpoint`` (a workdir, or several for an ensemble; none: the shipped model)
+    and recognises ``paths``: one entry per path, its :class:`Recognition` or the :class:`InputError`
+    of an unreadable file.
 
     Settings left None come from the run's config (``eval.test_beam``, ``eval.max_len``,
     ``eval.length_norm``, ``data.root``)."""
     workdirs = [checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else list(checkpoint)
-    inputs = _read_each(paths, crohme.preprocessing(load_config(workdirs[0]).data))  # before the model loads
+    inputs = _read_each(paths, crohme.preprocessing(pretrained.load_config(workdirs).data))  # before the model
     readable = [i for i, x in enumerate(inputs) if not isinstance(x, InputError)]
     if not readable:
         return inputs
-    runs = load_runs(workdirs, data_dir)
+    runs = pretrained.load_runs(workdirs, data_dir)
     override(runs, {"max_len": max_len, "length_norm": length_norm})
     decoded = _decode(runs, [paths[i] for i in readable], [inputs[i] for i in readable], beam)
     for i, recognition in zip(readable, decoded):
@@ -153,8 +157,8 @@ def _attention_path(out: Path, path: str, several: bool) -> Path:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tapjax.tap.recognize", description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="+", metavar="FILE.inkml")
-    parser.add_argument("--checkpoint", action="append", required=True, metavar="DIR",
-                        help="a run's workdir; repeat for an ensemble (Eq. 32)")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="DIR",
+                        help="a run's workdir; repeat for an ensemble (Eq. 32); default: the model shipped with tapjax")
     parser.add_argument("--beam", type=int, default=None, help="beam width, 1 = greedy (default: the run's eval.test_beam)")
     parser.add_argument("--max_len", type=int, default=None, help="longest caption decoded (default: the run's eval.max_len)")
     add_length_norm_flag(parser)

@@ -210,13 +210,22 @@ def point_features(points: np.ndarray, strokes: np.ndarray, clamped: bool = Fals
     ], axis=1).astype(np.float32)
 
 
+def renormalize(points: np.ndarray, strokes: np.ndarray, settings: Settings) -> np.ndarray:
+    """Kept points ``[N, 2]`` normalised in position and size as method ``settings.method`` does:
+    ``"authors"`` by the curve moments (both axes divided by the x spread, else the y spread, else
+    1); ``"tapjax"`` by :func:`normalize`, which that method applies before thinning and this
+    applies to the kept points (for ink moved after preprocessing, :mod:`tapjax.tap.augment`)."""
+    if settings.method == "authors":
+        mean, std = segment_moments(points, strokes)
+        return (points - mean) / _first_positive(std)
+    return normalize(points, settings.normalization)
+
+
 def _authors(points: np.ndarray, strokes: np.ndarray, settings: Settings):
     """Method ``"authors"``: thinning, curve moments, both axes divided by the x spread (else
     the y spread, else 1), clamped features."""
     points, strokes = authors_thinning(points, strokes, settings.min_distance)
-    mean, std = segment_moments(points, strokes)
-    points = (points - mean) / _first_positive(std)
-    return point_features(points, strokes, clamped=True), strokes
+    return point_features(renormalize(points, strokes, settings), strokes, clamped=True), strokes
 
 
 def _tapjax(points: np.ndarray, strokes: np.ndarray, settings: Settings):

@@ -41,7 +41,7 @@ from tapjax.common.checkpoint import CheckpointMismatchError, Checkpoints, Corru
 from tapjax.common.cli import InputError, warn
 from tapjax.common.metric_writer import MetricWriter
 from tapjax.common.paths import dataset_dir
-from tapjax.tap import crohme, decoding, runs, weight_noise
+from tapjax.tap import augment, averaging, crohme, decoding, runs, weight_noise
 from tapjax.tap.loss import AVERAGES, tap_loss
 from tapjax.tap.model import TAP
 from tapjax.tap.symbols import Vocab
@@ -60,7 +60,9 @@ VALID_SPLITS = {"test2013": "test2013", "heldout": "valid", "train": None}
 def validate(config: ml_collections.ConfigDict, workdir: str | Path) -> None:
     """Raises :class:`InputError` for a config that cannot train: an unknown split in
     ``eval.test_sets``, an unknown choice in ``data.valid``, ``train.weight_noise`` or
-    ``train.loss_average``, step-size cuts without ``optim.lr_cut_factor``, a missing data folder
+    ``train.loss_average``, step-size cuts without ``optim.lr_cut_factor``, a negative
+    ``train.average_last`` or one with adaptive weight noise, an ``augment`` setting out of range,
+    a missing data folder
     (of train, the validation split, the test sets), a ``train.init_from`` (used by a new run) that
     is not a run with a best checkpoint."""
     for name in config.eval.test_sets:
@@ -73,6 +75,13 @@ def validate(config: ml_collections.ConfigDict, workdir: str | Path) -> None:
             raise InputError(f"{block}.{field}", f"{config[block][field]!r}: choose one of {', '.join(choices)}")
     if lr_cuts(config) and not config.optim.lr_cut_factor:
         raise InputError("optim.lr_cut_factor", "step-size cuts (train.lr_cuts) need a factor to cut by")
+    if averaging.average_last(config) < 0 or (averaging.average_last(config) and weight_noise.is_adaptive(config.train)):
+        raise InputError("train.average_last", f"{averaging.average_last(config)}: a count >= 0, and 0 in the "
+                                               "adaptive weight-noise stage (its weights are a posterior)")
+    try:
+        augment.Settings.from_config(config.get("augment", {}))
+    except ValueError as error:
+        raise InputError("augment", str(error)) from None
     _check_data(config)
     source = Path(config.train.init_from)
     starts = not (Path(workdir) / "checkpoints").exists()
@@ -109,7 +118,8 @@ def make_loss_fn(model: TAP, config: ml_collections.ConfigDict, num_train: int =
     training expressions."""
 
     def loss_fn(params, batch, rng):
-        return tap_loss(model, params, batch, config.train.guider_weight, config.train.loss_average)
+        return tap_loss(model, params, batch, config.train.guider_weight, config.train.loss_average,
+                        config.train.get("label_smoothing", 0.0))  # absent from runs saved before it
 
     if weight_noise.is_adaptive(config.train):
         return weight_noise.variational_loss(loss_fn, complexity_weight(config, num_train))
@@ -190,12 +200,13 @@ def train_epoch(record, step_fn, model, train, vocab, config, mesh, writer, chec
     bs = config.train.batch_size
     bar = tqdm.tqdm(initial=skip, desc=f"epoch {epoch}", unit="batch")
     start = time.time()
-    batches = decoding.split_batches(train, vocab, config, model.stride, batch_size=bs, shuffle=True, epoch=epoch,
+    batches = decoding.split_batches(augment.for_epoch(train, config, epoch), vocab, config, model.stride,
+                                     batch_size=bs, shuffle=True, epoch=epoch,
                                      num_devices=n, max_tokens=config.data.max_tokens or None)
     for i, batch in enumerate(batches):
         if i < skip:
             continue
-        state = record["state"]
+        state = _spend(record["state"], _timed(record, start)["train_seconds"], config)
         rng = jax.random.fold_in(record["rng"], state.step)
         state, metrics = step_fn(state, sharding.shard_batch(batch, mesh), rng)
         record = dict(record, state=state, step_in_epoch=i + 1)
@@ -212,6 +223,14 @@ def train_epoch(record, step_fn, model, train, vocab, config, mesh, writer, chec
             break
     bar.close()
     return _timed(record, start)
+
+
+def _spend(state, seconds: float, config: ml_collections.ConfigDict):
+    """``state`` whose optimiser knows the share of ``train.time_budget_s`` spent (its schedule's clock
+    with ``optim.schedule_clock="budget"``, :mod:`tapjax.common.optim`)."""
+    if not config.train.time_budget_s:
+        return state
+    return state.replace(opt_state=optim.spend(state.opt_state, seconds / config.train.time_budget_s))
 
 
 def _timed(record: dict, start: float) -> dict:
@@ -235,7 +254,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     checkpoints = Checkpoints(workdir)
     record = _initial_record(model, config, tx, mesh, checkpoints)
     writer = MetricWriter(workdir)
-    validation = dict(model=model, valid=valid, vocab=vocab, config=config, writer=writer, checkpoints=checkpoints)
+    kept = averaging.series(workdir, config)
+    validation = dict(model=model, valid=valid, vocab=vocab, config=config, writer=writer, checkpoints=checkpoints,
+                      kept=kept)
     if config.train.init_from and checkpoints.latest_step("best") is None:  # a new run: its start is its best
         record, _ = _validate(record, **validation)
 
@@ -253,18 +274,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         if out_of_time or wer <= config.train.stop_at_wer:
             break
 
+    _validate_average(record, **validation)
     results = test(model, config, vocab, train, checkpoints, record)
     (workdir / "results.json").write_text(json.dumps(results, indent=2))
     writer.close()
     checkpoints.close()
+    if kept is not None:
+        kept.close()
     return results
 
 
-def _validate(record, model, valid, vocab, config, writer, checkpoints, epoch_seconds: float = 0.0):
+def _validate(record, model, valid, vocab, config, writer, checkpoints, kept=None, epoch_seconds: float = 0.0):
     """Scores the record's state (its means) on ``valid``, updates the early-stopping record (a WER no
     higher than the best is an improvement, as the authors' ``valid_err <= min(history_errs)``) and
-    saves it: as best if it improved, as latest. Returns ``(record, WER)``."""
+    saves it: as best if it improved, as latest (and its parameters into ``kept``, for
+    :mod:`~tapjax.tap.averaging`). Returns ``(record, WER)``."""
     step = int(record["state"].step)
+    averaging.remember(kept, step, record["state"].params)
     scores = decoding.score(model, weight_noise.means(record["state"].params), valid, vocab, config,
                             stride=model.stride, beam=config.eval.valid_beam)
     writer.write(step, "valid", {**scores, "epoch_seconds": epoch_seconds})
@@ -277,6 +303,22 @@ def _validate(record, model, valid, vocab, config, writer, checkpoints, epoch_se
         checkpoints.save("best", step, record)
     checkpoints.save("latest", step, record)
     return record, scores["wer"]
+
+
+def _validate_average(record, model, valid, vocab, config, writer, checkpoints, kept=None) -> None:
+    """Scores the mean of the kept validated parameters (:mod:`tapjax.tap.averaging`) on ``valid`` and
+    saves it as the best checkpoint if it validates no worse than the best single one."""
+    if kept is None or len(kept.steps()) < 2:
+        return
+    params, count = averaging.average(kept, record["state"].params)
+    scores = decoding.score(model, params, valid, vocab, config, stride=model.stride, beam=config.eval.valid_beam)
+    step = int(record["state"].step)
+    writer.write(step, "valid_average", {**scores, "averaged": count})
+    kept_best = scores["wer"] <= record["best_wer"]
+    tqdm.tqdm.write(f"mean of the last {count} validated weights: valid WER {scores['wer']:.4f} ExpRate "
+                    f"{scores['exprate']:.4f} ({'the new best' if kept_best else 'not kept'})")
+    if kept_best:
+        checkpoints.save("best", step, dict(record, state=record["state"].replace(params=params), best_wer=scores["wer"]))
 
 
 def _cut_if_due(record: dict, config: ml_collections.ConfigDict) -> dict:

@@ -1,0 +1,80 @@
+"""The model shipped with tapjax (``tapjax/tap/weights``): export, load, and the commands without ``--checkpoint``."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import tapjax
+from tapjax import evaluate as evaluate_command, recognize as recognize_command
+from tapjax.common.cli import InputError
+from tapjax.tap import crohme, evaluate, pretrained, recognize, runs
+from tapjax.tap.crohme import FOLDERS
+
+
+@pytest.fixture(scope="module")
+def exported(overfit_run, tmp_path_factory):
+    """The overfit run written as a shipped model in a folder of its own."""
+    workdir, _ = overfit_run
+    out = tmp_path_factory.mktemp("shipped")
+    pretrained.export(str(workdir), out, {"command": "test"})
+    return out
+
+
+def test_export_then_load_gives_the_runs_weights_in_float16(overfit_run, exported):
+    workdir, _ = overfit_run
+    run, shipped = runs.load_runs([str(workdir)]), pretrained.load(exported)
+    for ours, theirs in zip(jax.tree.leaves(run.params), jax.tree.leaves(shipped.params)):
+        assert theirs.dtype == np.float32
+        np.testing.assert_array_equal(np.asarray(theirs), np.asarray(ours).astype(np.float16).astype(np.float32))
+    assert jax.tree.structure(run.params) == jax.tree.structure(shipped.params)
+    assert shipped.vocab.symbols == run.vocab.symbols and shipped.stride == run.stride
+    assert shipped.config.model == run.config.model and shipped.config.data.root == ""
+
+
+def test_the_exported_model_reads_what_the_run_reads(overfit_run, exported, overfit_expression):
+    workdir, _ = overfit_run
+    path, caption = overfit_expression
+    [ours] = recognize.recognize_files([path], workdir, beam=1)
+    [theirs] = recognize.recognize(pretrained.load(exported), [path], beam=1)
+    assert ours.latex == theirs.latex == caption
+
+
+def test_a_parameter_file_that_does_not_fit_the_model_is_a_clear_error(exported, tmp_path):
+    (tmp_path / pretrained.META).write_text((exported / pretrained.META).read_text())
+    with np.load(exported / pretrained.PARAMS) as saved:
+        arrays = dict(saved)
+    dropped = sorted(arrays)[0]
+    np.savez(tmp_path / pretrained.PARAMS, **{k: v for k, v in arrays.items() if k != dropped})
+    with pytest.raises(InputError, match=f"{pretrained.PARAMS}.*do not match.*{dropped}"):
+        pretrained.load(tmp_path)
+    with pytest.raises(InputError, match="no shipped model there"):
+        pretrained.load(tmp_path / "elsewhere")
+
+
+@pytest.fixture(scope="module")
+def card():
+    return pretrained.read_meta(pretrained.folder())["card"]
+
+
+def test_the_shipped_model_reads_its_fixed_50_as_its_card_says(data_root, card):
+    shipped = tapjax.load_pretrained()
+    assert len(shipped.vocab) == shipped.config.model.vocab_size == 111
+    fixed = card["scores"]["fixed50"]
+    split = crohme.load_split("test2014", str(data_root), None, crohme.preprocessing(shipped.config.data))
+    index = {key: i for i, key in enumerate(split.keys)}
+    subset = split.take([index[key] for key in fixed["keys"]])
+    summary, _ = evaluate.evaluate(shipped, subset, fixed["beam"])
+    assert summary["n"] == len(fixed["keys"]) == pretrained.FIXED
+    assert summary["exprate"] >= fixed["exprate"] - 0.02
+
+
+def test_the_commands_without_a_checkpoint_use_the_shipped_model(data_root, card, capsys):
+    first = sorted((data_root / "crohme" / FOLDERS["test2014"]).rglob("*.inkml"))[0]
+    assert recognize_command.main([str(first), "--beam", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{first}\t") and out.strip().split("\t")[1]
+    assert evaluate_command.main(["--split", "test2014", "--limit", "4", "--beam", "1", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n"] == 4 and summary["beam"] == 1

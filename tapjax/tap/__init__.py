@@ -6,6 +6,8 @@
     strokes         point features (Eq. 2): normalisation, thinning, differences, pen states
     alignment       token-to-stroke alignment (the guider's targets)
     crohme          CROHME splits, loaded in parallel and cached
+    augment         on-the-fly augmentation of the kept points (random affine map, jitter; features computed again)
+    render          ink drawn as an anti-aliased grey image (fixed height, aspect kept); image batches with masks
     batching        padded, length-bucketed batches
     stats           the data report (``python -m tapjax.tap.stats``)
     reference_features  our point features against the TAP authors' released ones (``stats --reference_features``)
@@ -13,13 +15,16 @@
     attention       spatial + coverage (Eqs. 17-21), temporal (Eqs. 22-27) attention, guider (Eq. 28)
     parser          the GRU parser (Eqs. 11-16)
     model           TAPConfig (from the config's model block) and the TAP decoding family
-    loss            Eq. 29
+    language_model  the GRU language model (Eq. 33's third member) as a decoding family; ``python -m tapjax.tap.language_model``
+    loss            Eq. 29 (optionally with label smoothing)
     weight_noise    adaptive weight noise (Graves 2011): the authors' second training stage
     trainer         train_and_evaluate: epochs, validation, checkpoints, test
+    averaging       the mean of the last validated weights (checkpoint averaging)
     decoding        a split decoded with the beam search (Eqs. 30-31), batches split over every device
     runs            trained runs loaded from their workdirs (one, or an ensemble: Eq. 32)
     evaluate        ``python -m tapjax.tap.evaluate``
     recognize       ``python -m tapjax.tap.recognize``
+    pretrained      the model shipped in ``tapjax/tap/weights`` (``tapjax.load_pretrained``) and the command that ships one
     exprate         WER, ExpRate, <= k errors
     attention_plot  attention panels (Figs. 9-10)
 """

@@ -11,16 +11,16 @@ from tapjax.tap.augment import Settings, augment_features, augment_split, for_ep
 STRONG = Settings(probability=1.0, scale=0.2, aspect=0.3, shear=0.3, rotation=15.0, jitter=0.01)
 
 
-def synthetic_split(n: int = 8, seed: int = 0, method: str = "authors") -> crohme.Split:
+def synthetic_split(n: int = 8, seed: int = 0) -> crohme.Split:
     """``n`` expressions of 2-4 wavy strokes side by side (some a single point: a dot), one token
-    per stroke, preprocessed by ``method``."""
+    per stroke, preprocessed."""
     rng = np.random.default_rng(seed)
     features, point_strokes, counts = [], [], []
     for _ in range(n):
         sizes = rng.integers(1, 60, size=rng.integers(2, 5))
         traces = [np.c_[30 * s + np.linspace(0, 20, m), 10 * np.sin(np.linspace(0, 4, m) + s)]
                   for s, m in enumerate(sizes)]
-        f, ps = strokes.preprocess(traces, strokes.Settings(method=method))
+        f, ps = strokes.preprocess(traces)
         features.append(f), point_strokes.append(ps), counts.append(len(sizes))
     return crohme.Split("synthetic", [f"k{i}" for i in range(n)], [""] * n, features, point_strokes,
                         [["x"] * c for c in counts], [[[s] for s in range(c)] for c in counts], counts)
@@ -42,11 +42,10 @@ def fitted_map(points: np.ndarray, moved: np.ndarray) -> np.ndarray:
 def test_settings_of_zero_leave_points_and_features_where_they_were():
     points = wave()
     np.testing.assert_array_equal(transform(points, np.random.default_rng(0), Settings()), points)
-    for method in strokes.METHODS:
-        split = synthetic_split(method=method)
-        same = augment_split(split, np.random.default_rng(0), strokes.Settings(method=method), Settings(probability=1.0))
-        for a, b in zip(same.features, split.features):
-            np.testing.assert_allclose(a, b, atol=1e-5)  # normalising normalised points again
+    split = synthetic_split()
+    same = augment_split(split, np.random.default_rng(0), Settings(probability=1.0))
+    for a, b in zip(same.features, split.features):
+        np.testing.assert_allclose(a, b, atol=1e-5)  # normalising normalised points again
 
 
 def test_linear_map_of_known_draws():
@@ -107,10 +106,9 @@ def test_the_epoch_is_a_function_of_seed_and_epoch():
     assert same_features(split, synthetic_split())  # the split itself untouched
 
 
-@pytest.mark.parametrize("method", strokes.METHODS)
-def test_augmentation_moves_the_kept_points_and_keeps_shapes_strokes_and_alignment(method):
-    split, settings = synthetic_split(method=method), strokes.Settings(method=method)
-    out = augment_split(split, np.random.default_rng(7), settings, STRONG)
+def test_augmentation_moves_the_kept_points_and_keeps_shapes_strokes_and_alignment():
+    split = synthetic_split()
+    out = augment_split(split, np.random.default_rng(7), STRONG)
     assert (out.keys, out.tokens, out.token_strokes, out.stroke_count) == (
         split.keys, split.tokens, split.token_strokes, split.stroke_count)
     assert all(a is b for a, b in zip(out.point_strokes, split.point_strokes))
@@ -119,7 +117,7 @@ def test_augmentation_moves_the_kept_points_and_keeps_shapes_strokes_and_alignme
     for i in range(len(split)):
         assert out.features[i].shape == split.features[i].shape and out.features[i].dtype == np.float32
         moved = transform(split.features[i][:, :2].astype(np.float64), replay, STRONG)
-        points = strokes.renormalize(moved, split.point_strokes[i], settings)
+        points = strokes.renormalize(moved, split.point_strokes[i])
         np.testing.assert_allclose(out.features[i][:, :2], points, rtol=1e-6, atol=1e-6)
         assert not np.allclose(out.features[i], split.features[i], atol=1e-3)
         np.testing.assert_array_equal(out.features[i][:, 6:], split.features[i][:, 6:])  # pen down / up
@@ -128,10 +126,9 @@ def test_augmentation_moves_the_kept_points_and_keeps_shapes_strokes_and_alignme
         np.testing.assert_allclose(out.features[i][:-1][same_stroke, 2:4], deltas[same_stroke], atol=1e-5)
 
 
-def test_augmented_features_of_authors_ink_are_normalised_by_the_x_spread():
+def test_augmented_features_are_normalised_by_the_x_spread():
     split = synthetic_split()
-    moved = augment_features(split.features[0], split.point_strokes[0], np.random.default_rng(1), STRONG,
-                             strokes.Settings())
+    moved = augment_features(split.features[0], split.point_strokes[0], np.random.default_rng(1), STRONG)
     mean, std = strokes.segment_moments(moved[:, :2].astype(np.float64), split.point_strokes[0])
     np.testing.assert_allclose(mean, 0, atol=1e-5)
     assert std[0] == pytest.approx(1, abs=1e-5)

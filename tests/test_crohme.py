@@ -142,3 +142,11 @@ def test_stats_report_on_real_data(data_root):
     assert all(f["full_alignment"]["rate"] >= 0.98 for f in stats["folders"].values())
     assert stats["oov"] == {"train2014": {}, "test2014": {}, "test2016": {},
                             "test2013": {r"\vtop": 1}}
+
+
+def test_preprocessing_of_a_run_is_the_authors_features_or_refused():
+    """Older runs' configs name ``data.preprocessing``: "authors" (or no field) is this version's
+    features; "tapjax", the dropped earlier features, is refused."""
+    assert crohme.preprocessing({}) == crohme.preprocessing({"preprocessing": "authors"}) == Settings()
+    with pytest.raises(ValueError, match="data.preprocessing 'tapjax'"):
+        crohme.preprocessing({"preprocessing": "tapjax"})

@@ -11,7 +11,9 @@ import struct
 import numpy as np
 import pytest
 
-from tapjax.tap import crohme, evaluate, recognize, runs
+from tapjax.common import run_config
+from tapjax.common.cli import InputError
+from tapjax.tap import crohme, evaluate, recognize, runs, trainer
 from tapjax.tap.attention_plot import plot_attention
 
 SUMMARY_KEYS = {"split", "n", "wer", "exprate", "le1", "le2", "le3", "beam", "devices", "seconds", "per_stroke_count"}
@@ -149,11 +151,11 @@ def test_recognize_rejects_a_bad_file_with_a_clear_error(overfit_run, tmp_path, 
     assert err.startswith(f"error: {path}: ") and problem in err and "Traceback" not in err
 
 
-def _edited_copy(workdir, tmp_path, **model):
-    copy = tmp_path / "edited"
+def _edited_copy(workdir, tmp_path, block="model", name="edited", **fields):
+    copy = tmp_path / name
     shutil.copytree(workdir, copy)
     config = json.loads((copy / "config.json").read_text())
-    config["model"].update(model)
+    config[block].update(fields)
     (copy / "config.json").write_text(json.dumps(config))
     return copy
 
@@ -174,3 +176,27 @@ def test_evaluate_rejects_an_unusable_checkpoint_with_a_clear_error(overfit_run,
     assert evaluate.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {bad}") and problem in err and "Traceback" not in err
+
+
+def test_a_run_of_the_dropped_features_is_refused_in_one_line(overfit_run, data_root, tmp_path, capsys):
+    """A run saved by an older tapjax with ``data.preprocessing="tapjax"`` (features since dropped)
+    is refused with the same line by evaluate, recognize and a resume; one saved with ``"authors"``
+    (the features that remain) still loads and passes the resume check."""
+    workdir = overfit_run[0]
+    bad = _edited_copy(workdir, tmp_path, block="data", name="tapjax_features", preprocessing="tapjax")
+    problem = (f"{bad / 'config.json'}: trained on features this version of tapjax no longer computes "
+               "(data.preprocessing 'tapjax'; only the TAP authors' features, 'authors', remain); retrain the run")
+    ink = next((data_root / "crohme" / "TestEM2014GT").glob("*.inkml"))
+    assert evaluate.main(["--checkpoint", str(bad), "--split", "test2014"]) == 2
+    assert capsys.readouterr().err == f"error: {problem}\n"
+    assert recognize.main([str(ink), "--checkpoint", str(bad)]) == 2
+    assert capsys.readouterr().err == f"error: {problem}\n"
+    config = runs.load_config(workdir)  # this version's config: no data.preprocessing
+    with pytest.raises(InputError) as error:
+        trainer.train_and_evaluate(config, str(bad))
+    assert str(error.value) == problem
+    good = _edited_copy(workdir, tmp_path, block="data", name="authors_features", preprocessing="authors")
+    assert runs.load_runs([good]).config.data.preprocessing == "authors"
+    run_config.check_resume(good, config, trainer.MAY_CHANGE, retired=trainer.RETIRED)
+    with pytest.raises(InputError, match=r'data.preprocessing \(run: "authors", now: absent\)'):
+        run_config.check_resume(good, config, trainer.MAY_CHANGE)  # what RETIRED spares it

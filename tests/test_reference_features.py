@@ -19,10 +19,11 @@ def test_default_preprocessing_agrees_with_the_authors_features(data_root, capsy
     assert set(report["columns"]) == set(reference_features.COLUMN_NAMES)
 
 
-def test_earlier_preprocessing_disagrees(data_root):
+def test_another_thinning_threshold_disagrees(data_root):
     """The comparison tells preprocessings apart (every 10th expression)."""
-    report = reference_features.agreement(data_root, Settings(method="tapjax"), step=10)
-    assert report["n"] == 99 and report["reference_feature_agreement"] < 0.05
+    report = reference_features.agreement(data_root, Settings(min_distance=0.01), step=10)
+    assert report["n"] == 99 and report["reference_feature_agreement"] < 0.1
+    assert report["settings"] == {"min_distance": 0.01}
 
 
 def test_reference_read_without_its_seventh_column(tmp_path):

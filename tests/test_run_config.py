@@ -43,6 +43,19 @@ def test_fields_that_may_change_resume(tmp_path):
         run_config.check_resume(tmp_path, changed, may_change=("eval", "train.epochs", "model"))
 
 
+def test_a_retired_field_with_its_one_value_resumes(tmp_path):
+    stored = _config()
+    stored.model.kind = "old"  # a field a later config dropped, "old" its one value
+    run_config.save(tmp_path, stored)
+    run_config.check_resume(tmp_path, _config(), may_change=(), retired={"model.kind": "old"})
+    with pytest.raises(InputError, match=r'model.kind \(run: "old", now: absent\)'):
+        run_config.check_resume(tmp_path, _config(), may_change=())
+    stored.model.kind = "other"
+    run_config.save(tmp_path, stored)
+    with pytest.raises(InputError, match=r'model.kind \(run: "other", now: absent\)'):
+        run_config.check_resume(tmp_path, _config(), may_change=(), retired={"model.kind": "old"})
+
+
 def test_new_workdir_and_tuples_pass(tmp_path):
     run_config.check_resume(tmp_path / "new", _config(), may_change=())
     run_config.save(tmp_path, _config())

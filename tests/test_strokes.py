@@ -1,18 +1,12 @@
-"""Preprocessing and the 8-dim TAP point features on hand-made ink.
-
-The rules of the default method (``"authors"``) each have a test below that fails with the
-earlier method (``SETTINGS = Settings(method="tapjax")`` makes every one of them fail).
-"""
+"""Preprocessing (the TAP authors' features) and the 8-dim TAP point features on hand-made ink:
+each rule of the module docstring of tapjax.tap.strokes has a test below."""
 
 import numpy as np
 import pytest
 
-from tapjax.tap.strokes import MAX_POINTS, Settings, keep_mask, normalize, preprocess
+from tapjax.tap.strokes import MAX_POINTS, Settings, keep_mask, preprocess
 
 SETTINGS = Settings()
-OLD = Settings(method="tapjax")
-TWO_STROKES = [np.array([[0, 0], [0, 0], [2, 0], [2, 2]], float),
-               np.array([[4, 2], [4, 4]], float)]
 ROOT3 = np.sqrt(3)
 
 
@@ -24,12 +18,8 @@ def pen_up(*traces):
     return features(*traces)[0][:, 7].tolist()
 
 
-# -- method "authors" (the default) --
-
-def test_default_is_the_authors_method():
-    assert Settings() == Settings(method="authors", min_distance=0.005)
-    assert Settings(method="tapjax") == Settings(method="tapjax", normalization="std",
-                                                 min_distance=0.05)
+def test_default_threshold_is_the_authors():
+    assert Settings() == Settings(min_distance=0.005)
 
 
 def test_consecutive_duplicates_dropped_before_thinning():
@@ -95,89 +85,56 @@ def test_differences_clamped_at_the_end_and_across_pen_ups():
     assert out[-2, 5] > 0 and out[-1, 2:6].tolist() == [0, 0, 0, 0]
 
 
-# -- method "tapjax" (the earlier preprocessing) --
-
-def test_two_stroke_features_exact():
-    features, strokes = preprocess(TWO_STROKES, Settings(method="tapjax", normalization="height"))
-    #   x    y    dx   dy   d'x  d'y  down up      (duplicate second point removed)
-    expected = [
-        [0.0, 0.0, 0.5, 0.0, 0.5, 0.5, 1, 0],
-        [0.5, 0.0, 0.0, 0.5, 0.5, 0.5, 1, 0],
-        [0.5, 0.5, 0.5, 0.0, 0.5, 0.5, 0, 1],
-        [1.0, 0.5, 0.0, 0.5, 0.0, 0.0, 1, 0],
-        [1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0, 1],
-    ]
-    np.testing.assert_allclose(features, expected)
-    assert features.dtype == np.float32
-    np.testing.assert_array_equal(strokes, [0, 0, 0, 1, 1])
-    assert strokes.dtype == np.int32
+def test_features_are_float32_and_strokes_int32():
+    out, point_strokes = features([[0, 0], [100, 0]], [[50, 50], [50, 60]])
+    assert out.dtype == np.float32 and out.shape == (4, 8)
+    assert point_strokes.dtype == np.int32 and point_strokes.tolist() == [0, 0, 1, 1]
 
 
-def test_std_normalization_zero_mean_unit_y_std():
-    points = np.random.default_rng(0).normal(5, 3, (50, 2))
-    out = normalize(points, "std")
-    np.testing.assert_allclose(out.mean(0), 0, atol=1e-12)
-    assert out[:, 1].std() == pytest.approx(1)
+# -- thinning --
 
-
-def test_flat_ink_does_not_divide_by_zero():
-    line = np.array([[0, 1], [4, 1]], float)
-    np.testing.assert_allclose(normalize(line, "height"), [[0, 0], [1, 0]])
-
-
-# -- thinning, both methods --
-
-def _sequential_keep(points, strokes, threshold, ties_kept=False, last_kept=False):
+def _sequential_keep(points, strokes, threshold):
     keep, last = [], None
     for i, (p, s) in enumerate(zip(points, strokes)):
         distance = np.linalg.norm(p - points[last]) if last is not None else 0
         ends = i == len(points) - 1 or s != strokes[i + 1]
-        ok = (i == 0 or s != strokes[i - 1] or (last_kept and ends)
-              or distance > threshold or (ties_kept and distance == threshold))
+        ok = i == 0 or s != strokes[i - 1] or ends or distance >= threshold
         keep.append(ok)
         last = i if ok else last
     return np.array(keep)
 
 
 def test_keep_mask_uses_previous_kept_point():
-    points = np.array([[0, 0], [0.03, 0], [0.06, 0], [0.09, 0], [0.09, 0]])
-    np.testing.assert_array_equal(keep_mask(points, np.zeros(5, int), 0.05),
-                                  [True, False, True, False, False])
+    # 0.06 is kept (0.06 from 0, though 0.03 from 0.03), 0.09 is not; the stroke's end always is
+    points = np.array([[0, 0], [0.03, 0], [0.06, 0], [0.09, 0], [0.12, 0], [0.13, 0]])
+    np.testing.assert_array_equal(keep_mask(points, np.zeros(6, int), 0.05),
+                                  [True, False, True, False, True, True])
 
 
-@pytest.mark.parametrize("ties_kept, last_kept", [(False, False), (True, True)])
-def test_keep_mask_matches_sequential_definition(ties_kept, last_kept):
+def test_keep_mask_matches_sequential_definition():
     rng = np.random.default_rng(1)
     points = np.round(np.cumsum(rng.normal(0, 0.03, (400, 2)), axis=0), 2)  # ties happen
     strokes = np.sort(rng.integers(0, 6, 400))
     for threshold in (0.0, 0.02, 0.05, 0.2):
-        np.testing.assert_array_equal(
-            keep_mask(points, strokes, threshold, ties_kept=ties_kept, last_kept=last_kept),
-            _sequential_keep(points, strokes, threshold, ties_kept, last_kept))
+        np.testing.assert_array_equal(keep_mask(points, strokes, threshold),
+                                      _sequential_keep(points, strokes, threshold))
 
 
 def test_keep_mask_dense_stroke_thins_to_spaced_points():
-    """A pen resting in place (the case that was quadratic): every kept point is more than the
-    threshold from the previous kept one, and the kept count is what the spacing allows."""
+    """A pen resting in place (the case that was quadratic): every kept point but the last is at
+    least the threshold from the previous kept one, and the kept count is what the spacing allows."""
     points = np.stack([np.linspace(0, 10, 200_000), np.zeros(200_000)], axis=1)
     keep = keep_mask(points, np.zeros(200_000, int), 0.05)
     kept = points[keep]
-    assert np.all(np.diff(kept[:, 0]) > 0.05)
+    assert np.all(np.diff(kept[:-1, 0]) >= 0.05)
     assert len(kept) == pytest.approx(10 / 0.05, abs=2)
 
 
-@pytest.mark.parametrize("settings", [Settings(), OLD])
-def test_expression_above_point_cap_is_refused(settings):
+def test_expression_above_point_cap_is_refused():
     with pytest.raises(ValueError, match="MAX_POINTS"):
-        preprocess([np.zeros((MAX_POINTS + 1, 2))], settings)
+        preprocess([np.zeros((MAX_POINTS + 1, 2))], SETTINGS)
 
 
 def test_settings_validation():
-    with pytest.raises(ValueError):
-        Settings(method="paper")
-    with pytest.raises(ValueError):
-        Settings(method="tapjax", normalization="minmax")
-    with pytest.raises(ValueError):
-        Settings(normalization="height")                  # a setting of "tapjax" only
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="min_distance must be >= 0"):
         Settings(min_distance=-1)

@@ -50,7 +50,6 @@ def _paper() -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict(dict(
         root="",  # the data root (--data_dir sets it); empty: $TAPJAX_DATA or ./data
         cache_dir="",  # preprocessed arrays; empty: $TAPJAX_CACHE or ~/.cache/tapjax
-        preprocessing="authors",  # or "tapjax" (the earlier thinning and scaling; tapjax.tap.strokes)
         train_limit=0, train_max_points=0, max_tokens=0, pad_to_longest=False,
         valid="test2013"))  # or "heldout" (a seeded 5 % of train, not trained on) or "train"
     c.train = ml_collections.ConfigDict(dict(

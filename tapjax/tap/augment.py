@@ -4,10 +4,11 @@ Not in the TAP paper (a lever of the CPU recipe). Each epoch, each training expr
 augmented with probability ``probability`` (:func:`for_epoch`, :func:`augment_split`): the pen
 positions of its kept points (the first two feature columns, :mod:`tapjax.tap.strokes`) go
 through one random affine map about the centre of their bounding box and then point jitter
-(:func:`transform`), are normalised again as its preprocessing method normalises, and its
-features are computed again from them (:func:`tapjax.tap.strokes.point_features`), before the
-tracker sees them. The next epoch starts again from the unaugmented features. The linear part
-of the map is ``R K D`` (:func:`linear_map`), each factor drawn uniformly:
+(:func:`transform`), are normalised again as preprocessing normalises them
+(:func:`tapjax.tap.strokes.renormalize`), and its features are computed again from them
+(:func:`tapjax.tap.strokes.point_features`), before the tracker sees them. The next epoch
+starts again from the unaugmented features. The linear part of the map is ``R K D``
+(:func:`linear_map`), each factor drawn uniformly:
 
 - ``D``: a size ``s`` in ``[1 - scale, 1 + scale]`` and an aspect ratio ``r`` (x scale over
   y scale) in ``[1 - aspect, 1 + aspect]``: x is scaled by ``s √r``, y by ``s / √r``;
@@ -110,32 +111,30 @@ def transform(points: np.ndarray, rng: np.random.Generator, settings: Settings) 
 
 
 def augment_features(features: np.ndarray, point_strokes: np.ndarray, rng: np.random.Generator,
-                     settings: Settings, preprocessing: strokes.Settings) -> np.ndarray:
+                     settings: Settings) -> np.ndarray:
     """One expression's ``features [N, 8]`` with its pen positions under :func:`transform`,
     normalised again (:func:`tapjax.tap.strokes.renormalize`) and the features computed again."""
     moved = transform(features[:, :2].astype(np.float64), rng, settings)
-    points = strokes.renormalize(moved, point_strokes, preprocessing)
-    return strokes.point_features(points, point_strokes, clamped=preprocessing.method == "authors")
+    return strokes.point_features(strokes.renormalize(moved, point_strokes), point_strokes)
 
 
-def augment_split(split: crohme.Split, rng: np.random.Generator,
-                  preprocessing: strokes.Settings, settings: Settings) -> crohme.Split:
+def augment_split(split: crohme.Split, rng: np.random.Generator, settings: Settings) -> crohme.Split:
     """``split`` with each expression, with probability ``settings.probability``, augmented
     (:func:`augment_features`); the rest unchanged. Draws the expressions to augment, then each
     one's transform in split order."""
     features = list(split.features)
     for i in np.flatnonzero(rng.random(len(split)) < settings.probability):
-        features[i] = augment_features(split.features[i], split.point_strokes[i], rng, settings, preprocessing)
+        features[i] = augment_features(split.features[i], split.point_strokes[i], rng, settings)
     return dataclasses.replace(split, features=features)
 
 
 def for_epoch(split: crohme.Split, config: ml_collections.ConfigDict, epoch: int) -> crohme.Split:
     """The training ``split`` of epoch ``epoch`` under the config's ``augment`` block:
     ``split`` itself when ``augment.probability`` is 0 (or the block is absent: runs saved before
-    it), else :func:`augment_split` with the preprocessing of ``data.preprocessing`` and a
-    generator seeded by ``(train.seed, epoch)``, so a resumed run draws its epoch again."""
+    it), else :func:`augment_split` with a generator seeded by ``(train.seed, epoch)``, so a
+    resumed run draws its epoch again."""
     settings = Settings.from_config(config.get("augment", {}))
     if not settings.probability:
         return split
     rng = np.random.default_rng([config.train.seed, epoch, _STREAM])
-    return augment_split(split, rng, crohme.preprocessing(config.data), settings)
+    return augment_split(split, rng, settings)

@@ -23,7 +23,7 @@ from tapjax.common.checkpoint import Checkpoints, abstract
 from tapjax.common.cli import InputError
 from tapjax.common.family import Ensemble, Family, stack_params
 from tapjax.common.paths import data_root
-from tapjax.tap import weight_noise
+from tapjax.tap import crohme, weight_noise
 from tapjax.tap.model import TAP
 from tapjax.tap.symbols import Vocab
 
@@ -40,16 +40,23 @@ class Runs:
 
 
 def load_config(workdir: str | os.PathLike) -> ml_collections.ConfigDict:
-    """The config a run was trained with (``workdir/config.json``)."""
+    """The config a run was trained with (``workdir/config.json``); a run trained on features
+    this version no longer computes (:func:`tapjax.tap.crohme.preprocessing`) is an
+    :class:`InputError`."""
     path = Path(workdir) / "config.json"
     if not Path(workdir).is_dir():
         raise InputError(workdir, "no such run directory")
     if not path.is_file():
         raise InputError(workdir, "not a training run: it has no config.json")
     try:
-        return ml_collections.ConfigDict(json.loads(path.read_text()))
+        config = ml_collections.ConfigDict(json.loads(path.read_text()))
     except (json.JSONDecodeError, TypeError) as error:
         raise InputError(path, f"unreadable config ({error})") from None
+    try:
+        crohme.preprocessing(config.get("data", {}))
+    except ValueError as error:
+        raise InputError(path, f"{error}; retrain the run") from None
+    return config
 
 
 def _check_same_model(workdirs: Sequence[str], configs: Sequence[ml_collections.ConfigDict]) -> None:

@@ -19,10 +19,10 @@ expressions get exactly the reference token-to-stroke alignment
 aligns fully. The reference matched symbols by id name, so on files whose fraction
 bars, minus signs and roots share ids it leaves symbols without strokes or swaps
 them; :mod:`tapjax.tap.alignment` follows the references and disagrees there.
-``--reference_features`` reports only how our point features (default preprocessing)
-agree with the TAP authors' released features of the 2014 test set
-(:func:`tapjax.tap.reference_features.agreement`). With ``--json`` the last line of the
-output is one JSON object holding every figure and the differing keys.
+``--reference_features`` reports only how our point features agree with the TAP authors'
+released features of the 2014 test set (:func:`tapjax.tap.reference_features.agreement`).
+With ``--json`` the last line of the output is one JSON object holding every figure and the
+differing keys.
 """
 
 from __future__ import annotations

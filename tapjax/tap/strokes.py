@@ -8,32 +8,24 @@ The paper takes the ink as points ``[x_i, y_i, s_i]``, ``s_i`` the stroke of poi
 with ``Δx_i = x_{i+1} - x_i`` and ``Δ'x_i = x_{i+2} - x_i``: the pen-down flag is 1 when
 the next point is in the same stroke, the pen-up flag 1 at the last point of each stroke
 (:func:`point_features`). The paper does not say how the points are normalised or
-thinned; :class:`Settings` chooses between two methods.
-
-``"authors"`` (the default): the TAP authors' own features, as released for the CROHME 2014
-test set (``crohme/tap/on-ascii-test.tar.gz``; the recipe was recovered from those files,
-and ``python -m tapjax.tap.stats --reference_features`` checks it against all 986):
+thinned: :func:`preprocess` computes the TAP authors' own features, as released for the
+CROHME 2014 test set (``crohme/tap/on-ascii-test.tar.gz``; the recipe was recovered from
+those files, and ``python -m tapjax.tap.stats --reference_features`` checks it against all 986):
 
 1. :func:`authors_thinning` -- coordinates rounded to 3 decimals; per stroke, consecutive
    exact duplicates dropped, then :func:`keep_mask` against the last kept point with the
    threshold ``min_distance`` (0.005) times the larger side of the whole expression's
    bounding box, ties kept and every stroke's last point kept; a stroke left with one
    point keeps it twice (as its first and as its last point).
-2. :func:`segment_moments` -- the mean and standard deviation of the kept ink as a curve
-   (each within-stroke segment weighted by its length); both axes are shifted by their
-   mean and divided by the x standard deviation (by the y one for ink without width, else
-   by 1: our choice, no released expression has zero width).
-3. :func:`point_features` with clamped indices: Δ and Δ' run on across pen-ups (to the next
-   stroke's first point), and at the end of the expression they stop at its last point.
+2. :func:`renormalize` by :func:`segment_moments` -- the mean and standard deviation of the
+   kept ink as a curve (each within-stroke segment weighted by its length); both axes are
+   shifted by their mean and divided by the x standard deviation (by the y one for ink
+   without width, else by 1: our choice, no released expression has zero width).
+3. :func:`point_features` -- Δ and Δ' run on across pen-ups (to the next stroke's first
+   point), and at the end of the expression they stop at its last point.
 
-``"tapjax"``: tapjax's earlier preprocessing (kept for comparison):
-
-1. :func:`normalize` -- ``normalization="std"`` shifts to zero mean and divides by the
-   standard deviation of y; ``"height"`` shifts the bounding box to the origin and
-   divides by its height.
-2. :func:`keep_mask` -- drops duplicate points and points within ``min_distance`` (0.05
-   normalised units) of the previous kept point of their stroke.
-3. :func:`point_features`, with differences past the last point set to zero.
+An earlier, simpler preprocessing of tapjax was dropped after an A/B showed it much worse
+(``benchmarks/RESULTS.md``, "Issue 13 A/B").
 """
 
 from __future__ import annotations
@@ -46,13 +38,10 @@ import numpy as np
 NUM_FEATURES = 8
 # Raw points per expression above which preprocessing refuses: CROHME's longest has a few
 # thousand; a million takes about 1 s here, and nothing that long is a written expression.
-# ("authors" keeps a one-point stroke twice, so it gives at most raw points + strokes.)
+# (A one-point stroke is kept twice, so preprocessing gives at most raw points + strokes.)
 MAX_POINTS = 1_000_000
-METHODS = ("authors", "tapjax")
-NORMALIZATIONS = ("std", "height")
-# Settings.min_distance when not given: a fraction of the ink's larger bounding-box side
-# ("authors"), normalised units ("tapjax").
-DEFAULT_MIN_DISTANCE = {"authors": 0.005, "tapjax": 0.05}
+# Settings.min_distance when not given: a fraction of the ink's larger bounding-box side.
+DEFAULT_MIN_DISTANCE = 0.005
 # The authors' copy of the CROHME ink had coordinates with 3 decimals (only 34 of the 986
 # 2014 test files have finer ones; without the rounding one of them differs).
 AUTHORS_DECIMALS = 3
@@ -62,29 +51,13 @@ AUTHORS_DECIMALS = 3
 class Settings:
     """Preprocessing settings; part of the cache key of :mod:`tapjax.common.array_cache`.
 
-    ``method``: ``"authors"`` or ``"tapjax"`` (see the module docstring). ``normalization``:
-    ``"std"`` (its default) or ``"height"``, for ``"tapjax"`` only. ``min_distance``: the
-    thinning threshold; None takes the method's :data:`DEFAULT_MIN_DISTANCE`. The defaults
-    are filled in on construction, so a Settings always holds the values it runs with (and
-    ``dataclasses.replace`` keeps them: build a new Settings to change ``method``).
+    ``min_distance``: the thinning threshold, a fraction of the larger side of the
+    expression's bounding box (step 1 of the module docstring).
     """
 
-    method: str = "authors"
-    normalization: str | None = None
-    min_distance: float | None = None
+    min_distance: float = DEFAULT_MIN_DISTANCE
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, not {self.method!r}")
-        if self.method == "authors" and self.normalization is not None:
-            raise ValueError("normalization is a setting of method 'tapjax' only")
-        if self.method == "tapjax":
-            object.__setattr__(self, "normalization", self.normalization or "std")
-            if self.normalization not in NORMALIZATIONS:
-                raise ValueError(f"normalization must be one of {NORMALIZATIONS}, "
-                                 f"not {self.normalization!r}")
-        if self.min_distance is None:
-            object.__setattr__(self, "min_distance", DEFAULT_MIN_DISTANCE[self.method])
         if self.min_distance < 0:
             raise ValueError("min_distance must be >= 0")
 
@@ -108,34 +81,19 @@ def _first_positive(values) -> float:
     return next((float(v) for v in values if v > 0), 1.0)
 
 
-def normalize(points: np.ndarray, normalization: str = "std") -> np.ndarray:
-    """Position- and size-normalised copy of ``points [N, 2]`` (method ``"tapjax"``; see the
-    module docstring). Divides by the y spread, else the x spread, else 1."""
-    if normalization == "std":
-        return (points - points.mean(axis=0)) / _first_positive(points.std(axis=0)[::-1])
-    low = points.min(axis=0)
-    return (points - low) / _first_positive((points.max(axis=0) - low)[::-1])
-
-
-def keep_mask(points: np.ndarray, strokes: np.ndarray, min_distance: float, *,
-              ties_kept: bool = False, last_kept: bool = False) -> np.ndarray:
+def keep_mask(points: np.ndarray, strokes: np.ndarray, min_distance: float) -> np.ndarray:
     """Which points survive thinning.
 
-    A point is kept if it starts a stroke, if it ends one and ``last_kept``, or if it lies
-    farther than ``min_distance`` (or exactly that far, with ``ties_kept``) from the
-    previous kept point of its stroke. ``"tapjax"`` uses neither option, so exact
-    duplicates always go; ``"authors"`` both. Each decision depends on the one before it,
-    so this is one sequential pass, over Python floats: linear in points (about 0.4 s per
-    million points on a 2-core CPU, ``benchmarks/preprocess.py``).
+    A point is kept if it starts or ends a stroke, or if it lies at least ``min_distance``
+    from the previous kept point of its stroke (ties kept). Each decision depends on the one
+    before it, so this is one sequential pass, over Python floats: linear in points (about
+    0.4 s per million points on a 2-core CPU, ``benchmarks/preprocess.py``).
     """
     first, last = _stroke_ends(strokes)
-    forced = (first | last if last_kept else first).tolist()
     limit = min_distance ** 2
     keep, last_x, last_y = [], 0.0, 0.0
-    for x, y, kept in zip(points[:, 0].tolist(), points[:, 1].tolist(), forced):
-        if not kept:
-            squared = (x - last_x) ** 2 + (y - last_y) ** 2
-            kept = squared > limit or (ties_kept and squared == limit)
+    for x, y, forced in zip(points[:, 0].tolist(), points[:, 1].tolist(), (first | last).tolist()):
+        kept = forced or (x - last_x) ** 2 + (y - last_y) ** 2 >= limit
         if kept:
             last_x, last_y = x, y
         keep.append(kept)
@@ -144,14 +102,14 @@ def keep_mask(points: np.ndarray, strokes: np.ndarray, min_distance: float, *,
 
 def authors_thinning(points: np.ndarray, strokes: np.ndarray, min_distance: float
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """The points (rounded) and strokes left by the authors' thinning (step 1 of ``"authors"``
-    in the module docstring); follows their released features, the paper gives no rule."""
+    """The points (rounded) and strokes left by the authors' thinning (step 1 of the module
+    docstring); follows their released features, the paper gives no rule."""
     points = np.round(points, AUTHORS_DECIMALS)
     threshold = min_distance * (np.ptp(points, axis=0).max() if len(points) else 0.0)
     first, _ = _stroke_ends(strokes)
     distinct = first | np.any(points != np.roll(points, 1, axis=0), axis=1)
     points, strokes = points[distinct], strokes[distinct]
-    keep = keep_mask(points, strokes, threshold, ties_kept=True, last_kept=True)
+    keep = keep_mask(points, strokes, threshold)
     points, strokes = points[keep], strokes[keep]
     first, last = _stroke_ends(strokes)
     copies = 1 + (first & last)
@@ -164,7 +122,7 @@ def _ordered_sum(values: np.ndarray) -> np.ndarray:
 
 
 def segment_moments(points: np.ndarray, strokes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation ``[2]`` of the ink as a curve (step 2 of ``"authors"``).
+    """Mean and standard deviation ``[2]`` of the ink as a curve (step 2 of the module docstring).
 
     Each segment between consecutive points of a stroke counts with its length, a point
     on it uniformly distributed: the mean is ``Σ l (a + b) / 2 / Σ l`` and the variance
@@ -187,57 +145,37 @@ def segment_moments(points: np.ndarray, strokes: np.ndarray) -> tuple[np.ndarray
     return mean.astype(np.float64), np.sqrt(variance).astype(np.float64)
 
 
-def _shifted_difference(values: np.ndarray, step: int, clamped: bool) -> np.ndarray:
+def _shifted_difference(values: np.ndarray, step: int) -> np.ndarray:
     """``values[i + step] - values[i]``; where ``i + step`` is past the end, the difference to
-    the last value if ``clamped``, else zero."""
-    n = len(values)
-    out = values[np.minimum(np.arange(n) + step, n - 1)] - values
-    if not clamped:
-        out[max(n - step, 0):] = 0
-    return out
+    the last value."""
+    return values[np.minimum(np.arange(len(values)) + step, len(values) - 1)] - values
 
 
-def point_features(points: np.ndarray, strokes: np.ndarray, clamped: bool = False) -> np.ndarray:
-    """The 8-dim TAP point features ``[N, 8]`` float32 of Eq. 2 (see the module docstring):
-    ``x, y, Δx, Δy, Δ'x, Δ'y, pen-down, pen-up``; ``clamped`` for ``"authors"``."""
+def point_features(points: np.ndarray, strokes: np.ndarray) -> np.ndarray:
+    """The 8-dim TAP point features ``[N, 8]`` float32 of Eq. 2 (step 3 of the module
+    docstring): ``x, y, Δx, Δy, Δ'x, Δ'y, pen-down, pen-up``."""
     _, last = _stroke_ends(strokes)
     return np.concatenate([
         points,
-        _shifted_difference(points, 1, clamped),
-        _shifted_difference(points, 2, clamped),
+        _shifted_difference(points, 1),
+        _shifted_difference(points, 2),
         ~last[:, None],
         last[:, None],
     ], axis=1).astype(np.float32)
 
 
-def renormalize(points: np.ndarray, strokes: np.ndarray, settings: Settings) -> np.ndarray:
-    """Kept points ``[N, 2]`` normalised in position and size as method ``settings.method`` does:
-    ``"authors"`` by the curve moments (both axes divided by the x spread, else the y spread, else
-    1); ``"tapjax"`` by :func:`normalize`, which that method applies before thinning and this
-    applies to the kept points (for ink moved after preprocessing, :mod:`tapjax.tap.augment`)."""
-    if settings.method == "authors":
-        mean, std = segment_moments(points, strokes)
-        return (points - mean) / _first_positive(std)
-    return normalize(points, settings.normalization)
-
-
-def _authors(points: np.ndarray, strokes: np.ndarray, settings: Settings):
-    """Method ``"authors"``: thinning, curve moments, both axes divided by the x spread (else
-    the y spread, else 1), clamped features."""
-    points, strokes = authors_thinning(points, strokes, settings.min_distance)
-    return point_features(renormalize(points, strokes, settings), strokes, clamped=True), strokes
-
-
-def _tapjax(points: np.ndarray, strokes: np.ndarray, settings: Settings):
-    """Method ``"tapjax"``: normalisation, thinning, features zero past the end."""
-    points = normalize(points, settings.normalization)
-    keep = keep_mask(points, strokes, settings.min_distance)
-    return point_features(points[keep], strokes[keep]), strokes[keep]
+def renormalize(points: np.ndarray, strokes: np.ndarray) -> np.ndarray:
+    """Kept points ``[N, 2]`` normalised in position and size by their curve moments (step 2 of
+    the module docstring): both axes divided by the x spread, else the y spread, else 1. Also
+    for ink moved after preprocessing (:mod:`tapjax.tap.augment`)."""
+    mean, std = segment_moments(points, strokes)
+    return (points - mean) / _first_positive(std)
 
 
 def preprocess(traces: Sequence[np.ndarray], settings: Settings = Settings()
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Features ``float32 [N, 8]`` and stroke index ``int32 [N]`` of each kept point.
+    """Features ``float32 [N, 8]`` and stroke index ``int32 [N]`` of each kept point (the
+    module docstring's steps).
 
     Raises ValueError for an expression of more than :data:`MAX_POINTS` points.
     """
@@ -245,5 +183,5 @@ def preprocess(traces: Sequence[np.ndarray], settings: Settings = Settings()
     if count > MAX_POINTS:
         raise ValueError(f"{count:,} points: more than the {MAX_POINTS:,} points per expression "
                          "tapjax preprocesses (tapjax.tap.strokes.MAX_POINTS)")
-    method = _authors if settings.method == "authors" else _tapjax
-    return method(*concatenate(traces), settings)
+    points, strokes = authors_thinning(*concatenate(traces), settings.min_distance)
+    return point_features(renormalize(points, strokes), strokes), strokes

@@ -18,10 +18,12 @@ checkpoint is tested (beam ``eval.test_beam``) on the ``eval.test_sets`` and
 The config is checked before any work (:func:`validate`). A workdir that holds a run resumes
 it from ``checkpoints/latest`` (``checkpoints/best`` if the latest is corrupt, with a warning)
 if the config defines the same run: only the fields of :data:`MAY_CHANGE` may differ from its
-``config.json`` (:mod:`tapjax.common.run_config`), which is then rewritten. Other changes are
-refused; ``train.init_from=RUN`` in a new workdir starts a run from another run's best weights,
-which it validates first and keeps as its best until it beats them (the authors' weight-noise stage
-keeps the first stage's validation history).
+``config.json`` (:mod:`tapjax.common.run_config`; the :data:`RETIRED` fields may be there with
+their one value), which is then rewritten. Other changes are refused, and so is a run trained
+on features this version no longer computes (:func:`tapjax.tap.runs.load_config`);
+``train.init_from=RUN`` in a new workdir starts a run from another run's best weights, which it
+validates first and keeps as its best until it beats them (the authors' weight-noise stage keeps
+the first stage's validation history).
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ from tapjax.tap.symbols import Vocab
 MAY_CHANGE = ("eval", "train.epochs", "train.patience", "train.lr_cuts", "train.noise_lr_cuts",
               "train.time_budget_s", "train.stop_at_wer", "train.eval_every_epochs", "train.log_every",
               "train.checkpoint_every", "data.root", "data.cache_dir", "variant")
+# Fields of older configs that this version dropped, with the one value it still runs: a run saved
+# with that value resumes (run_config.check_resume). data.preprocessing: its other value, "tapjax"
+# (features dropped), is refused first by runs.load_config.
+RETIRED = {"data.preprocessing": crohme.PREPROCESSING}
 # data.valid: the split that validates (None: the training set itself).
 VALID_SPLITS = {"test2013": "test2013", "heldout": "valid", "train": None}
 
@@ -240,8 +246,11 @@ def _timed(record: dict, start: float) -> dict:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains (resuming ``workdir`` if it holds a run), tests the best checkpoint, writes results.json."""
     validate(config, workdir)
+    if (Path(workdir) / run_config.FILE).is_file():
+        runs.load_config(workdir)  # refuses a run trained on features this version no longer computes
     run_config.check_resume(workdir, config, MAY_CHANGE, hint="use another --workdir "
-                            "(--config.train.init_from=<this run> starts a new run from its best weights)")
+                            "(--config.train.init_from=<this run> starts a new run from its best weights)",
+                            retired=RETIRED)
     run_config.save(workdir, config)
     workdir = Path(workdir)
     model = TAP.from_config(config.model)

@@ -16,8 +16,6 @@
     parser          the GRU parser (Eqs. 11-16)
     model           TAPConfig (from the config's model block) and the TAP decoding family
     language_model  the GRU language model (Eq. 33's third member) as a decoding family; ``python -m tapjax.tap.language_model``
-    watcher         WAP's fully convolutional watcher over a rendered image (VGG blocks, masked batch norm)
-    wap             the WAP decoding family: the watcher's grid read by TAP's parser with 2-D coverage attention
     loss            Eq. 29 (optionally with label smoothing)
     weight_noise    adaptive weight noise (Graves 2011): the authors' second training stage
     trainer         train_and_evaluate: epochs, validation, checkpoints, test

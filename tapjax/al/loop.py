@@ -18,9 +18,9 @@ count sentences: ``round(fraction × N)`` (at least 1) of the ``N`` training sen
 strategy is asked for as many sentences as the budget could need
 (:func:`tapjax.al.selection.most_needed`: the number of the shortest unlabeled sentences that
 meet it) and its picks, which come in the order picked, are cut to the budget
-(:func:`tapjax.al.selection.within_budget`); for the batch strategies (k-means++, k-center) that
-cut is the batch they would have picked stopping at the budget, at the price of the extra
-picks computed.
+(:func:`tapjax.al.selection.within_budget`). The batch strategies (k-means++, k-center) get the
+costs and the budget with the pool (:class:`tapjax.al.strategies.Pool`) and stop picking once
+it is met, so they compute only the picks kept: the same as the cut of all of them.
 
 Every finished round is persisted (:class:`RoundStore`): the model's parameters as
 checkpoint ``r`` of an orbax series (:class:`tapjax.common.checkpoint.Series`, as TAP's
@@ -231,11 +231,11 @@ def start_set(costs: np.ndarray, budget: int, seed: int) -> np.ndarray:
     return np.sort(selection.within_budget(order, costs, budget))
 
 
-def query(strategy: str, pool: strategies.Pool, costs: np.ndarray, budget: int, key) -> np.ndarray:
+def query(strategy: str, pool: strategies.Pool, key) -> np.ndarray:
     """The sentences ``strategy`` adds to ``pool`` (module doc): its picks, in order, until their
-    ``costs`` (per training sentence) meet ``budget``."""
-    picked = strategies.choose(strategy, pool, selection.most_needed(costs[pool.unlabeled], budget), key)
-    return selection.within_budget(picked, costs, budget)
+    costs (``pool.costs``, per training sentence) meet ``pool.budget``."""
+    picked = strategies.choose(strategy, pool, selection.most_needed(pool.costs[pool.unlabeled], pool.budget), key)
+    return selection.within_budget(picked, pool.costs, pool.budget)
 
 
 def start_rounds(exp: Experiment) -> None:
@@ -254,9 +254,8 @@ def selected(exp: Experiment, strategy: str, seed: int, r: int, costs: np.ndarra
     record, model, params, enc = exp.restore(exp.rounds(seed, strategy if r > 1 else ""), r - 1)
     labeled = np.asarray(record["labeled"])
     pool = strategies.Pool(model, params, enc, labeled, np.setdiff1d(np.arange(len(exp.train_set)), labeled),
-                           exp.config.train, exp.mesh, al)
-    key = jax.random.fold_in(jax.random.key(seed), r)
-    return np.concatenate([labeled, query(strategy, pool, costs, selection.budget_size(al.query_fraction, costs), key)])
+                           exp.config.train, exp.mesh, al, costs, selection.budget_size(al.query_fraction, costs))
+    return np.concatenate([labeled, query(strategy, pool, jax.random.fold_in(jax.random.key(seed), r))])
 
 
 def run_strategy(exp: Experiment, strategy: str, bar) -> None:

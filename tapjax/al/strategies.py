@@ -1,9 +1,13 @@
-"""Active-learning strategies (W-BADGE paper §3-4): each picks ``k`` unlabeled sentences.
+"""Active-learning strategies (W-BADGE paper §3-4): each picks ``k`` unlabeled sentences, in
+the order picked.
 
 Every strategy is ``strategy(pool, k, key) -> np.ndarray`` of training-set indices, where
 ``pool`` (:class:`Pool`) holds the current model, its parameters, the encoded training set,
-the labeled / unlabeled indices and the strategies' settings (``config.al``: e.g.
-``settings.bald.passes``). Scoring runs over the whole pool with
+the labeled / unlabeled indices, the strategies' settings (``config.al``: e.g.
+``settings.bald.passes``) and the round's budget, if any: what each sentence costs and the
+total to meet. With a budget the batch strategies (Core-set, BADGE, W-BADGE) stop as soon as
+their picks meet it, so they may return fewer than ``k`` (the first of the ``k`` they would
+pick: :mod:`tapjax.al.selection`). Scoring runs over the whole pool with
 :func:`tapjax.al.scoring.pool_features` (one jitted program, sharded over devices) and
 selection with :mod:`tapjax.al.selection`. Register a new strategy by adding it to
 :data:`STRATEGIES`, the one list of strategies (the configs run all of them by default).
@@ -33,6 +37,8 @@ class Pool:
     cfg: object  # the train config: how to lay out the pool (score_tokens, score_buckets, max_word)
     mesh: object
     settings: object  # config.al: the strategies' settings (bald.passes, bald.encoder_dropout)
+    costs: np.ndarray | None = None  # per training sentence: what annotating it costs (config.al.budget units)
+    budget: int | None = None  # the round's budget in those units: batch selections stop once it is met
 
     def features(self, fn, indices, *args, **static):
         return scoring.pool_features(fn, self.model, self.params, self.train, indices, self.cfg, self.mesh,
@@ -40,6 +46,11 @@ class Pool:
 
     def all_candidates(self):
         return np.ones(len(self.unlabeled), bool)
+
+    def stop_at_budget(self, rows) -> dict:
+        """The ``costs`` (of ``rows``, training-set indices) and ``budget`` that stop a batch
+        selection over ``rows`` at the budget; nothing without a budget."""
+        return {} if self.budget is None else {"costs": self.costs[rows], "budget": self.budget}
 
 
 def random(pool: Pool, k: int, key) -> np.ndarray:
@@ -79,7 +90,7 @@ def coreset(pool: Pool, k: int, key) -> np.ndarray:
     rows = np.concatenate([pool.labeled, pool.unlabeled])
     X = pool.features(scoring.sentence_representation, rows)
     is_labeled = np.arange(len(rows)) < len(pool.labeled)
-    return rows[selection.k_center_greedy(X, ~is_labeled, is_labeled, k, pool.mesh)]
+    return rows[selection.k_center_greedy(X, ~is_labeled, is_labeled, k, pool.mesh, **pool.stop_at_budget(rows))]
 
 
 def sentence_weights(pool: Pool) -> np.ndarray:
@@ -93,7 +104,8 @@ def badge(pool: Pool, k: int, key, weighted: bool = False) -> np.ndarray:
     when ``weighted``."""
     G = pool.features(scoring.gradient_embedding, pool.unlabeled)
     weights = sentence_weights(pool) if weighted else None
-    return pool.unlabeled[selection.kmeanspp_seeding(G, pool.all_candidates(), k, key, pool.mesh, weights)]
+    return pool.unlabeled[selection.kmeanspp_seeding(G, pool.all_candidates(), k, key, pool.mesh, weights,
+                                                     **pool.stop_at_budget(pool.unlabeled))]
 
 
 def wbadge(pool: Pool, k: int, key) -> np.ndarray:
@@ -106,10 +118,15 @@ STRATEGIES: dict[str, Callable[[Pool, int, jax.Array], np.ndarray]] = {
 
 
 def choose(name: str, pool: Pool, k: int, key) -> np.ndarray:
-    """Runs strategy ``name``; checks the result is ``k`` distinct unlabeled sentences."""
+    """Runs strategy ``name``; checks the result is distinct unlabeled sentences: ``k`` of them,
+    or fewer that meet the pool's budget (a batch selection stopped at it)."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; expected one of {sorted(STRATEGIES)}")
     picked = np.asarray(STRATEGIES[name](pool, k, key), np.int64)
-    if len(set(picked.tolist())) != k or np.isin(picked, pool.labeled).any():
+    if len(set(picked.tolist())) != len(picked) or np.isin(picked, pool.labeled).any():
         raise AssertionError(f"strategy {name} returned duplicates or labeled sentences")
+    stopped = len(picked) < k and pool.budget is not None and pool.costs[picked].sum() >= pool.budget
+    if not (len(picked) == k or stopped):
+        raise AssertionError(f"strategy {name} returned {len(picked)} sentences: neither the {k} asked for nor "
+                             f"fewer that meet the budget")
     return picked

@@ -97,16 +97,19 @@ def test_picks_buffer_is_k_rounded_up_to_a_power_of_two():
 
 
 @pytest.mark.parametrize("kind", ["k-center", "kmeans++"])
-def test_selections_of_any_k_in_a_bucket_and_any_budget_share_one_compiled_program(kind):
+def test_selections_of_any_k_in_a_bucket_any_budget_and_any_labeled_set_share_one_compiled_program(kind):
+    """Every round of a run (another ``k``, budget and labeled set: for k-center, another number
+    of centers) reuses one program while ``k`` stays in its bucket."""
     rng = np.random.default_rng(7)
-    G, cand, costs = _ring(37, rng), np.arange(37) > 2, rng.integers(1, 9, 37)  # shapes no other test compiles
+    G, costs = _ring(37, rng), rng.integers(1, 9, 37)  # shapes no other test compiles
     program = selection._k_center if kind == "k-center" else selection._kmeanspp
-    _select(kind, G, cand, 5, ONE)
+    _select(kind, G, np.arange(37) > 2, 5, ONE)
     compiled = program._cache_size()
-    for k, budget in ((6, None), (7, 20), (8, np.int64(30))):
-        _select(kind, G, cand, k, ONE, **({} if budget is None else dict(costs=costs, budget=budget)))
+    for k, budget, labeled in ((6, None, 3), (7, 20, 9), (8, np.int64(30), 14)):
+        _select(kind, G, np.arange(37) >= labeled, k, ONE,
+                **({} if budget is None else dict(costs=costs, budget=budget)))
     assert program._cache_size() == compiled
-    _select(kind, G, cand, 9, ONE)  # the next bucket
+    _select(kind, G, np.arange(37) > 2, 9, ONE)  # the next bucket
     assert program._cache_size() == compiled + 1
 
 

@@ -19,8 +19,10 @@ their loop stops once the picks' costs meet it (or after ``k`` picks), typically
 the :func:`most_needed` ones (each pick is a pass over the pool), and returns the picks
 :func:`within_budget` keeps of the ``k``. Their picks buffer is ``k`` rounded up to a power of
 two (:func:`bucket`), the loop's one static size (``k`` and the budget are traced), so a
-selection of another ``k`` in the same bucket reuses the compiled program (the pool's size and
-k-center's number of centers are static too: another of either compiles another program).
+selection of another ``k`` in the same bucket reuses the compiled program. The pool's size is
+static too: the strategies pass every training sentence as a row, the labeled ones as
+non-candidates (:mod:`tapjax.al.strategies`), so it is the same every round, and k-center's
+number of centers is traced.
 
 Pool rows are split over the ``'data'`` mesh axis with ``jax.shard_map``; each pick is one
 step of a ``lax.while_loop`` that keeps the running squared distance of every row to its
@@ -192,19 +194,23 @@ def k_center_greedy(X, candidates, centers, k: int, mesh, costs=None, budget=Non
     """
     _check_budget(candidates, k)
     costs, budget = _stop(len(candidates), k, costs, budget)
-    center_rows = jnp.asarray(np.nonzero(np.asarray(centers))[0], jnp.int32)
-    return _picked(_k_center(shard_pool(X, mesh), shard_pool(candidates, mesh, False), center_rows, costs, budget,
-                             np.int32(k), bucket(k), mesh))
+    # The centers' rows in a buffer of one row per pool row and their number, traced: every
+    # round's labeled set (another size) reuses the compiled program.
+    center_rows = np.nonzero(np.asarray(centers))[0]
+    n_centers = np.int32(len(center_rows))
+    center_rows = jnp.asarray(np.pad(center_rows, (0, len(candidates) - n_centers)), jnp.int32)
+    return _picked(_k_center(shard_pool(X, mesh), shard_pool(candidates, mesh, False), center_rows, n_centers,
+                             costs, budget, np.int32(k), bucket(k), mesh))
 
 
 @functools.partial(jax.jit, static_argnames=("size", "mesh"))
-def _k_center(X, cand, center_rows, costs, budget, k, size, mesh):
-    def local(X, cand, center_rows, costs, budget, k):
+def _k_center(X, cand, center_rows, n_centers, costs, budget, k, size, mesh):
+    def local(X, cand, center_rows, n_centers, costs, budget, k):
         rows = _global_rows(X.shape[0])
         def add_center(j, d2):
             return jnp.minimum(d2, _sq_dist(X, _fetch_row(X, rows, j)))
 
-        d2 = jax.lax.fori_loop(0, center_rows.shape[0], lambda i, d: add_center(center_rows[i], d),
+        d2 = jax.lax.fori_loop(0, n_centers, lambda i, d: add_center(center_rows[i], d),
                                jnp.full(X.shape[0], jnp.inf))
 
         def pick(i, state):
@@ -214,7 +220,7 @@ def _k_center(X, cand, center_rows, costs, budget, k, size, mesh):
 
         return _pick_until(pick, costs, budget, k, (d2, cand), jnp.zeros(size, jnp.int32))
 
-    return _run(mesh, local, X, cand, replicated=(center_rows, costs, budget, k))
+    return _run(mesh, local, X, cand, replicated=(center_rows, n_centers, costs, budget, k))
 
 
 def kmeanspp_seeding(G, candidates, k: int, key, mesh, weights=None, costs=None, budget=None) -> np.ndarray:

@@ -19,6 +19,7 @@ import dataclasses
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from tapjax.al import scoring, selection
@@ -46,6 +47,21 @@ class Pool:
 
     def all_candidates(self):
         return np.ones(len(self.unlabeled), bool)
+
+    def size(self) -> int:
+        """The number of training sentences: the rows of a batch selection's pool."""
+        return len(self.labeled) + len(self.unlabeled)
+
+    def unlabeled_rows(self) -> np.ndarray:
+        """Per training sentence: whether it is unlabeled (a batch selection's candidates)."""
+        return np.isin(np.arange(self.size()), self.unlabeled)
+
+    def on_training_rows(self, values):
+        """``values`` of the unlabeled sentences (in ``unlabeled``'s order) laid out one row per
+        training sentence, zeros at the labeled ones: a batch selection's pool keeps the same
+        shape every round, so its compiled program is reused (:mod:`tapjax.al.selection`)."""
+        values = jnp.asarray(values)
+        return jnp.zeros((self.size(),) + values.shape[1:], values.dtype).at[self.unlabeled].set(values)
 
     def stop_at_budget(self, rows) -> dict:
         """The ``costs`` (of ``rows``, training-set indices) and ``budget`` that stop a batch
@@ -87,10 +103,10 @@ def bald(pool: Pool, k: int, key) -> np.ndarray:
 def coreset(pool: Pool, k: int, key) -> np.ndarray:
     """k-center greedy on encoder sentence representations, labeled sentences as centers."""
     del key
-    rows = np.concatenate([pool.labeled, pool.unlabeled])
+    rows = np.arange(pool.size())
     X = pool.features(scoring.sentence_representation, rows)
-    is_labeled = np.arange(len(rows)) < len(pool.labeled)
-    return rows[selection.k_center_greedy(X, ~is_labeled, is_labeled, k, pool.mesh, **pool.stop_at_budget(rows))]
+    unlabeled = pool.unlabeled_rows()
+    return selection.k_center_greedy(X, unlabeled, ~unlabeled, k, pool.mesh, **pool.stop_at_budget(rows))
 
 
 def sentence_weights(pool: Pool) -> np.ndarray:
@@ -102,10 +118,10 @@ def sentence_weights(pool: Pool) -> np.ndarray:
 def badge(pool: Pool, k: int, key, weighted: bool = False) -> np.ndarray:
     """k-means++ seeding on last-layer gradient embeddings (Eq. 4, ``vmap`` of ``grad``); W-BADGE (Eq. 5)
     when ``weighted``."""
-    G = pool.features(scoring.gradient_embedding, pool.unlabeled)
-    weights = sentence_weights(pool) if weighted else None
-    return pool.unlabeled[selection.kmeanspp_seeding(G, pool.all_candidates(), k, key, pool.mesh, weights,
-                                                     **pool.stop_at_budget(pool.unlabeled))]
+    G = pool.on_training_rows(pool.features(scoring.gradient_embedding, pool.unlabeled))
+    weights = pool.on_training_rows(sentence_weights(pool)) if weighted else None
+    return selection.kmeanspp_seeding(G, pool.unlabeled_rows(), k, key, pool.mesh, weights,
+                                      **pool.stop_at_budget(np.arange(pool.size())))
 
 
 def wbadge(pool: Pool, k: int, key) -> np.ndarray:

@@ -83,6 +83,28 @@ def test_replicas_match_training_one_after_another(setup):
         assert results == ref_results
 
 
+def test_a_replica_stops_after_patience_validations_without_a_better_f1(setup, monkeypatch):
+    """Early stopping per replica (``train.patience``): a stopped replica sits out the next
+    epochs while the others train on, and training ends once every replica has stopped."""
+    config, vocabs, train, val, test = setup
+    config = config.copy_and_resolve_references()
+    config.train.update(epochs=9, patience=2)
+    validations = iter([[0.1, 0.1], [0.2, 0.1], [0.3, 0.1], [0.3, 0.1], [0.4, 0.1], [0.4, 0.1], [0.4, 0.1],
+                        [0.6, 0.2]])  # 7 epochs validated, then the test F1 of the best
+    trained = []
+
+    def epoch(step, state, train, labeled_sets, *rest):
+        trained.append([len(labeled) for labeled in labeled_sets])
+        return state
+
+    monkeypatch.setattr(learner, "_train_epoch", epoch)
+    monkeypatch.setattr(learner, "f1_scores", lambda *args: next(validations))
+    _, out = learner.train_replicas(config, train, [range(20), range(30)], val, test, vocabs, [0, 1],
+                                    sharding.data_mesh())
+    assert trained == [[20, 30]] * 3 + [[20, 0]] * 4
+    assert [(r["best_epoch"], r["val_f1"], r["test_f1"]) for _, r in out] == [(5, 0.4, 0.6), (1, 0.1, 0.2)]
+
+
 def test_padding_steps_leave_a_replica_exactly_unchanged(setup):
     """A replica that sits a step out keeps its parameters, Adam moments and counts bit for bit
     (a zero-gradient Adam step would move them); the active one moves as the unvmapped step does."""

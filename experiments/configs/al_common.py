@@ -52,6 +52,7 @@ def get_base(dataset: str, hidden: int, batch_size: int, epochs: int, initial_fr
     c.train.batch_size = batch_size
     c.train.epochs = epochs
     c.train.eval_from_epoch = 1  # validation F1 (model selection) from this epoch on
+    c.train.patience = 0  # > 0: a model stops after this many validations without a better F1 (0: all epochs)
     c.train.buckets = buckets  # padded lengths of training batches
     # Evaluation and pool scoring (no gradients): batches (pool scoring: chunks) of about
     # score_tokens padded tokens, over finer buckets (less padding; each is one more shape).

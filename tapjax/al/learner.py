@@ -193,14 +193,20 @@ def _train_together(config, model, train: Encoded, labeled_sets, val: Encoded, t
     predict = compiled_predict_replicas(model, mesh)
     rngs, keys = [np.random.default_rng(seed) for seed in seeds], jnp.stack([jax.random.key(s) for s in seeds])
     best, best_f1, best_epoch = jax.tree.map(jnp.copy, state.params), np.full(len(seeds), -1.0), np.full(len(seeds), -1)
+    stale, stopped = np.zeros(len(seeds), int), np.zeros(len(seeds), bool)
     for epoch in tqdm(range(cfg.epochs), desc=desc, leave=False):
-        state = _train_epoch(step, state, train, labeled_sets, rngs, keys, epoch, cfg, mesh)
+        if stopped.all():
+            break
+        training = [[] if done else labeled for labeled, done in zip(labeled_sets, stopped)]
+        state = _train_epoch(step, state, train, training, rngs, keys, epoch, cfg, mesh)
         if epoch + 1 >= cfg.eval_from_epoch or epoch + 1 == cfg.epochs:
             f1 = np.asarray(f1_scores(lambda batch: predict(state.params, batch), len(seeds), val, vocabs.tags,
                                       cfg, mesh))
-            better = f1 > best_f1
+            better = (f1 > best_f1) & ~stopped
             best = _keep_best(better, state.params, best)
             best_f1, best_epoch = np.where(better, f1, best_f1), np.where(better, epoch + 1, best_epoch)
+            stale = np.where(better, 0, stale + 1)
+            stopped |= (cfg.patience > 0) & (stale >= cfg.patience)
     test_f1 = f1_scores(lambda batch: predict(best, batch), len(seeds), test, vocabs.tags, cfg, mesh)
     return [(jax.tree.map(lambda x: x[r], best),
              {"val_f1": float(best_f1[r]), "test_f1": test_f1[r], "best_epoch": int(best_epoch[r])})
@@ -215,7 +221,10 @@ def train_replicas(config, train: Encoded, labeled_sets: Sequence[Sequence[int]]
 
     Replica ``r`` sees what :func:`train` with ``seeds[r]`` sees: its initial parameters from
     ``jax.random.key(seeds[r])``, its batches in the order of ``np.random.default_rng(seeds[r])``,
-    its epoch's dropout key folded from that key, its own early stopping. Replicas whose
+    its epoch's dropout key folded from that key, its own model selection (the epoch of best
+    validation F1) and early stopping: with ``train.patience`` > 0 a replica stops training after
+    that many validations in a row without a better F1 (it sits the steps out while others go
+    on; training ends when all have stopped or after ``train.epochs``). Replicas whose
     learning-rate schedules differ (a decay, ``optim.decay_epochs``, over epochs of another
     number of steps) train in separate programs.
     """

@@ -2,6 +2,7 @@
 BADGE-style reference; BALD.
 
     TAPJAX_DATA=../shared/data python benchmarks/al_scoring.py [--passes 100] [--ref_passes 100] [--limit N]
+    TAPJAX_DATA=../shared/data python benchmarks/al_scoring.py --word_budget [--limit N]
 
 Pool: the CoNLL-2003 training set minus a random 2% (281 sentences) labeled start, i.e.
 13,760 sentences; budget 281; a paper-size BiLSTM tagger (400-dim embeddings, 200 units per
@@ -27,11 +28,25 @@ calls after it). The last line
 is one JSON object with the figures: ``seconds`` = ``wbadge_s`` (new, warm), ``peer`` =
 ``wbadge_old_s`` (old, warm), ``ratio`` = old / new, ``throughput`` = pool sentences per
 second of the new path; ``ref_*`` the reference's, ``ref_ratio`` = reference / new.
+
+``--word_budget`` times only W-BADGE under one round's word budget (``START_FRACTION`` of the
+training words, the paper's CoNLL query; the same pool) as the AL loop selects:
+
+* **stopped**: k-means++ given the sentences' words and the budget, its loop ending once the
+  picks meet it (:mod:`tapjax.al.selection`);
+* **fixed**: the ``most_needed`` picks (as many as the shortest unlabeled sentences need),
+  then cut to the budget (``within_budget``), as the loop did before;
+
+both the whole selection (gradient embeddings + seeding) and the seeding alone on the same
+embeddings, with ``same_rows`` checking that both keep the same sentences. The last line:
+``seconds`` = ``wbadge_stopped_s``, ``peer`` = ``wbadge_fixed_s``, ``ratio`` = fixed / stopped,
+``seeding_ratio`` the same for the seeding alone, ``picks`` / ``most_needed`` the picks made.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -76,6 +91,15 @@ def timed(fn):
     out = fn()
     jax.block_until_ready(out)
     return time.perf_counter() - t, out
+
+
+def _measure(res, name, fn, repeats=1):
+    """``res[name]``: the median seconds of ``repeats`` calls of ``fn``; returns the last output."""
+    times, outs = zip(*(timed(fn) for _ in range(repeats)))
+    res[name] = float(np.median(times))
+    print(f"  {name}: {res[name]:.2f} s" + (f" (median of {repeats}: {', '.join(f'{t:.2f}' for t in times)})"
+                                            if repeats > 1 else ""), flush=True)
+    return outs[-1]
 
 
 def _per_batch(pool, batches, fn):
@@ -159,6 +183,42 @@ def _cell(value, width: int) -> str:
     return f"{'-':>{width}s}" if value is None else f"{value:{width}.2f}"
 
 
+def word_budget(pool, key, repeats) -> dict:
+    """Module doc, ``--word_budget``: W-BADGE stopped at one round's word budget vs the fixed
+    ``most_needed`` picks cut to it."""
+    lengths = np.asarray([len(w) for w in pool.train.words])
+    budget = selection.budget_size(START_FRACTION, lengths)
+    k = selection.most_needed(lengths[pool.unlabeled], budget)
+    stopping = dataclasses.replace(pool, costs=lengths, budget=budget)
+    print(f"word budget {budget}, most needed {k} sentences")
+    res = {"budget_words": budget, "most_needed": k}
+    measure = functools.partial(_measure, res)
+    embed = functools.partial(pool.features, scoring.gradient_embedding, pool.unlabeled)
+    measure("embeddings_s_first", embed)
+    G = measure("embeddings_s", embed, repeats)
+    weights, cand = strategies.sentence_weights(pool), pool.all_candidates()
+    programs = selection._kmeanspp._cache_size()
+    for name, stop in (("stopped", dict(costs=lengths[pool.unlabeled], budget=budget)), ("fixed", {})):
+        seeding = functools.partial(selection.kmeanspp_seeding, G, cand, k, key, pool.mesh, weights, **stop)
+        measure(f"seeding_{name}_s_first", seeding)
+        measure(f"seeding_{name}_s", seeding, repeats)
+    res["seeding_programs"] = selection._kmeanspp._cache_size() - programs  # 1: the fixed picks reuse it
+    stopped = measure("wbadge_stopped_s", repeats=repeats, fn=lambda: strategies.wbadge(stopping, k, key))
+    fixed = measure("wbadge_fixed_s", repeats=repeats, fn=lambda: strategies.wbadge(pool, k, key))
+    kept = selection.within_budget(fixed, lengths, budget)
+    res.update(picks=len(stopped), same_rows=stopped.tolist() == kept.tolist())
+    print(f"{'':24s}{'stopped':>10s}{'fixed':>10s}{'fixed/stopped':>15s}")
+    for label, name in (("W-BADGE selection (s)", "wbadge"), ("seeding (s)", "seeding")):
+        new, old = res[f"{name}_stopped_s"], res[f"{name}_fixed_s"]
+        print(f"{label:24s}{new:10.2f}{old:10.2f}{old / new:14.1f}x")
+    print(f"({res['picks']} picks instead of {k}; same rows kept: {res['same_rows']}; the first seeding call, incl."
+          f" compilation: {res['seeding_stopped_s_first']:.2f} s, the fixed picks' first call then runs the same"
+          f" program ({res['seeding_programs']} compiled): {res['seeding_fixed_s_first']:.2f} s)")
+    return {**res, "seconds": res["wbadge_stopped_s"], "peer": res["wbadge_fixed_s"],
+            "ratio": res["wbadge_fixed_s"] / res["wbadge_stopped_s"],
+            "seeding_ratio": res["seeding_fixed_s"] / res["seeding_stopped_s"]}
+
+
 def _table(res):
     print(f"{'':28s}{'new':>10s}{'old':>10s}{'reference':>12s}{'old/new':>9s}{'ref/new':>9s}")
     for label, key in ROWS:
@@ -176,20 +236,18 @@ def main():
     parser.add_argument("--encoder_dropout", action="store_true", help="full-network MC dropout in BALD")
     parser.add_argument("--limit", type=int, default=0, help="> 0: only the first LIMIT training sentences")
     parser.add_argument("--repeats", type=int, default=3, help="warm timings: the median of this many calls")
+    parser.add_argument("--word_budget", action="store_true",
+                        help="only W-BADGE stopped at a round's word budget vs the fixed most_needed picks")
     parser.add_argument("--data_dir", default=None)
     args = parser.parse_args()
     pool, budget = setup(args.data_dir, args.limit, args.encoder_dropout)
     key = jax.random.key(0)
     print(f"pool {len(pool.unlabeled)} sentences, budget {budget}, devices {jax.device_count()}")
+    if args.word_budget:
+        return _print_json({**word_budget(pool, key, args.repeats), "pool": len(pool.unlabeled),
+                            "load_avg_1m": os.getloadavg()[0]})
     res = {}
-
-    def measure(name, fn, repeats=1):
-        """``res[name]``: the median seconds of ``repeats`` calls of ``fn``; returns the last output."""
-        times, outs = zip(*(timed(fn) for _ in range(repeats)))
-        res[name] = float(np.median(times))
-        print(f"  {name}: {res[name]:.2f} s" + (f" (median of {repeats}: {', '.join(f'{t:.2f}' for t in times)})"
-                                                if repeats > 1 else ""), flush=True)
-        return outs[-1]
+    measure = functools.partial(_measure, res)
 
     measure("wbadge_s_first", lambda: strategies.wbadge(pool, budget, key))
     measure("wbadge_s", repeats=args.repeats, fn=lambda: strategies.wbadge(pool, budget, key))
@@ -228,6 +286,10 @@ def main():
     res.update(seconds=res["wbadge_s"], peer=res["wbadge_old_s"], ratio=res["wbadge_old_s"] / res["wbadge_s"],
                ref_ratio=res["ref_wbadge_s"] / res["wbadge_s"], throughput=len(pool.unlabeled) / res["wbadge_s"],
                pool=len(pool.unlabeled), load_avg_1m=os.getloadavg()[0])
+    _print_json(res)
+
+
+def _print_json(res):
     print(json.dumps({k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in res.items()}))
 
 

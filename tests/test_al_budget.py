@@ -1,6 +1,7 @@
 """Annotation budgets (W-BADGE paper §5.3): words by default, sentences as an option; batch
-selections cut to a word budget in their pick order; the config fields' checks."""
+selections cut to a word budget in their pick order, or stopped at it; the config fields' checks."""
 
+import dataclasses
 import importlib
 import types
 
@@ -89,8 +90,8 @@ def test_query_asks_for_the_most_needed_and_keeps_the_picks_within_the_word_budg
         return pool.unlabeled[np.argsort(-lengths[pool.unlabeled], kind="stable")][:k]
 
     monkeypatch.setitem(strategies.STRATEGIES, "longest_first", longest_first)
-    pool = types.SimpleNamespace(labeled=labeled, unlabeled=unlabeled)
-    picked = loop.query("longest_first", pool, lengths, 100, None)
+    pool = types.SimpleNamespace(labeled=labeled, unlabeled=unlabeled, costs=lengths, budget=100)
+    picked = loop.query("longest_first", pool, None)
     assert asked == [selection.most_needed(lengths[unlabeled], 100)] and asked[0] > len(picked)
     assert picked.tolist() == longest_first(pool, len(picked), None).tolist()  # the first picks, in order
     _assert_meets_budget(picked, lengths, 100)
@@ -114,6 +115,33 @@ def test_selection_order_is_the_pick_order(kind):
         return selection.kmeanspp_seeding(G, cand, k, key, ONE, weights)
 
     assert select(30)[:7].tolist() == select(7).tolist()
+
+
+@pytest.mark.parametrize("unit", ["words", "sentences"])
+@pytest.mark.parametrize("name", ["coreset", "badge", "wbadge"])
+def test_batch_strategies_stop_at_the_budget_and_query_keeps_the_rows_of_the_fixed_picks(monkeypatch, name, unit):
+    """A pool whose sentences are random vectors (as representations and gradient embeddings):
+    with the budget in the pool the strategy stops there, and the query keeps the rows it kept
+    when the strategy made all the ``most_needed`` picks and they were cut to the budget."""
+    rng = np.random.default_rng(8)
+    lengths = rng.integers(1, 30, 150)
+    vectors = rng.normal(size=(150, 6)).astype(np.float32)
+    monkeypatch.setattr(strategies.Pool, "features", lambda self, fn, rows, *a, **k: vectors[rows])
+    labeled = np.arange(0, 150, 5)
+    costs = selection.COSTS[unit](lengths)
+    budget = selection.budget_size(0.1, costs)
+    plain = strategies.Pool(None, None, types.SimpleNamespace(words=[["w"] * l for l in lengths]), labeled,
+                            np.setdiff1d(np.arange(150), labeled), None, ONE, None)
+    pool = dataclasses.replace(plain, costs=costs, budget=budget)
+    key = jax.random.key(9)
+    k = selection.most_needed(costs[pool.unlabeled], budget)
+    fixed = strategies.choose(name, plain, k, key)
+    assert len(fixed) == k
+    before = selection.within_budget(fixed, costs, budget)  # the query before the loops stopped at the budget
+    stopped = strategies.choose(name, pool, k, key)
+    assert stopped.tolist() == loop.query(name, pool, key).tolist() == before.tolist()
+    assert (len(stopped) < k) == (unit == "words")  # sentences: the budget is k sentences
+    _assert_meets_budget(stopped, costs, budget)
 
 
 def _smoke(**al):

@@ -1,13 +1,15 @@
 """Strategies on a real CoNLL-2003 pool: gradient embeddings (against the closed form), MNLP,
 BALD, selections; 1 device vs 8."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from ml_collections import ConfigDict
 
-from tapjax.al import corpora, scoring, strategies
+from tapjax.al import corpora, scoring, selection, strategies
 from tapjax.al.learner import build_model, init_params
 from tapjax.al.sentence_batches import pad_batch
 from tapjax.al.vocabulary import Vocabs
@@ -159,3 +161,20 @@ def test_strategy_selects_new_distinct_sentences_same_on_one_and_eight_devices(c
     assert picks[0].tolist() == picks[1].tolist()
     labeled = _pool(corpus, "tagger", ONE).labeled
     assert len(set(picks[0].tolist())) == 24 and not np.isin(picks[0], labeled).any()
+
+
+@pytest.mark.parametrize("name, program", [("coreset", selection._k_center), ("wbadge", selection._kmeanspp)])
+def test_batch_selection_of_the_next_round_compiles_nothing_new(corpus, name, program):
+    """A later round (more labeled sentences, fewer unlabeled, another budget) selects with the
+    program compiled for the first: the pool's rows are every training sentence each round."""
+    pool = _pool(corpus, "tagger", ONE)
+    costs = np.asarray([len(w) for w in pool.train.words])
+    labeled = np.arange(0, 300, 4)
+    later = dataclasses.replace(pool, labeled=labeled, unlabeled=np.setdiff1d(np.arange(300), labeled),
+                                costs=costs, budget=250)
+    k = selection.most_needed(costs[later.unlabeled], 250)  # in the first round's bucket
+    strategies.choose(name, dataclasses.replace(pool, costs=costs, budget=300), k - 1, jax.random.key(2))
+    compiled = program._cache_size()
+    picked = strategies.choose(name, later, k, jax.random.key(3))
+    assert program._cache_size() == compiled
+    assert costs[picked].sum() >= 250 and costs[picked[:-1]].sum() < 250  # stopped at the budget

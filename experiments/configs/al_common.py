@@ -52,12 +52,19 @@ def get_base(dataset: str, hidden: int, batch_size: int, epochs: int, initial_fr
     c.train.batch_size = batch_size
     c.train.epochs = epochs
     c.train.eval_from_epoch = 1  # validation F1 (model selection) from this epoch on
+    c.train.patience = 0  # > 0: a model stops after this many validations without a better F1 (0: all epochs)
     c.train.buckets = buckets  # padded lengths of training batches
     # Evaluation and pool scoring (no gradients): batches (pool scoring: chunks) of about
     # score_tokens padded tokens, over finer buckets (less padding; each is one more shape).
     c.train.score_tokens = 2048  # CPU: faster than 8192 (cache); raise on an accelerator
     c.train.score_buckets = finer_buckets(buckets)
     c.train.max_word = 20
+    # The seeds of a round (tapjax.al.loop): trained together as replicas of one vmapped program
+    # ("vmap", tapjax.al.learner.train_replicas) or one after another ("sequential"); the same
+    # models. vmap pays where a step is latency-bound (an accelerator); on a 2-core CPU a step of 5
+    # replicas costs about 5 steps (their FLOPs add up) and padding them to a common length adds
+    # 30-80 % (benchmarks/al_replicas.py).
+    c.train.replicas = "sequential"
 
     c.al = ml_collections.ConfigDict()
     c.al.strategies = tuple(strategies.STRATEGIES)

@@ -3,7 +3,11 @@
 For each seed: a random initial labeled set, then for each strategy ``config.al.rounds`` rounds,
 each adding sentences chosen by the strategy using the previous round's model, the model
 retrained from scratch every round. Round 0 (the random start) is shared by all strategies of a
-seed.
+seed. A round of one seed depends only on that seed's earlier rounds, so the seeds go through
+the rounds side by side: round 0 of every seed, then for each strategy and round, each seed's
+selection and the training of all of them together (``config.train.replicas = "vmap"``: as
+replicas of one vmapped program, :func:`tapjax.al.learner.train_replicas`; ``"sequential"``:
+one after another; the same models either way, up to float rounding).
 
 Budgets (§5.3: "we added the same number of labels at each iteration"; Figs. 2-3 count the % of
 words annotated). With ``config.al.budget = "words"`` (the paper's) the start set holds
@@ -14,9 +18,9 @@ count sentences: ``round(fraction × N)`` (at least 1) of the ``N`` training sen
 strategy is asked for as many sentences as the budget could need
 (:func:`tapjax.al.selection.most_needed`: the number of the shortest unlabeled sentences that
 meet it) and its picks, which come in the order picked, are cut to the budget
-(:func:`tapjax.al.selection.within_budget`); for the batch strategies (k-means++, k-center) that
-cut is the batch they would have picked stopping at the budget, at the price of the extra
-picks computed.
+(:func:`tapjax.al.selection.within_budget`). The batch strategies (k-means++, k-center) get the
+costs and the budget with the pool (:class:`tapjax.al.strategies.Pool`) and stop picking once
+it is met, so they compute only the picks kept: the same as the cut of all of them.
 
 Every finished round is persisted (:class:`RoundStore`): the model's parameters as
 checkpoint ``r`` of an orbax series (:class:`tapjax.common.checkpoint.Series`, as TAP's
@@ -36,9 +40,10 @@ The config is checked before any work (:func:`validate`, the data loaded) and ke
 config that differs from it in the fields of :data:`MAY_CHANGE` alone: which seeds,
 strategies and how many rounds to run (a round depends on its seed, its strategy and the
 earlier rounds, never on the other seeds or strategies), whether to train the full-data
-reference, the pool-scoring chunk size, the summary's grid and where the data lives. A round
-whose checkpoint is corrupt is trained again, with a warning, when the next round needs its
-model: on its recorded labeled sentences with its seed, as it was trained before.
+reference, whether the seeds train as replicas, the pool-scoring chunk size, the summary's grid
+and where the data lives. A round whose checkpoint is corrupt is trained again, with a warning,
+when the next round needs its model: on its recorded labeled sentences with its seed, as it was
+trained before.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
 from tapjax.al import corpora, curves, selection, strategies
-from tapjax.al.learner import build_model, init_params, train, vocabularies
+from tapjax.al.learner import build_model, init_params, train, train_replicas, vocabularies
 from tapjax.common import run_config, sharding
 from tapjax.common.checkpoint import CorruptCheckpointError, Series, abstract
 from tapjax.common.cli import InputError, warn
@@ -64,20 +69,24 @@ from tapjax.common.metric_writer import MetricWriter
 
 LOGGED = ("val_f1", "test_f1", "sentences", "words")  # per-round scalars of the metric writer
 # What may change when a run resumes (module docstring); everything else defines the run.
-MAY_CHANGE = ("al.seeds", "al.strategies", "al.rounds", "al.full_data_reference", "al.grid_step", "train.score_tokens",
-              "data.root")
+MAY_CHANGE = ("al.seeds", "al.strategies", "al.rounds", "al.full_data_reference", "al.grid_step", "train.replicas",
+              "train.score_tokens", "data.root")
+REPLICAS = ("vmap", "sequential")  # how the seeds of a round train (config.train.replicas)
 
 
 def validate(config) -> None:
-    """Raises :class:`InputError` for an unknown strategy in ``al.strategies`` or unit in
-    ``al.budget``, a fraction outside (0, 1], more rounds than the training set can fill or a
-    ``al.grid_step`` that is not positive (the data are checked when :class:`Experiment` loads them)."""
+    """Raises :class:`InputError` for an unknown strategy in ``al.strategies``, unit in
+    ``al.budget`` or mode in ``train.replicas``, a fraction outside (0, 1], more rounds than the
+    training set can fill or a ``al.grid_step`` that is not positive (the data are checked when
+    :class:`Experiment` loads them)."""
     al = config.al
     for name in al.strategies:
         if name not in strategies.STRATEGIES:
             raise InputError("al.strategies", f"unknown strategy {name!r}; known: {', '.join(strategies.STRATEGIES)}")
     if al.budget not in selection.COSTS:
         raise InputError("al.budget", f"unknown budget {al.budget!r}; known: {', '.join(selection.COSTS)}")
+    if config.train.replicas not in REPLICAS:
+        raise InputError("train.replicas", f"unknown mode {config.train.replicas!r}; known: {', '.join(REPLICAS)}")
     for field in ("initial_fraction", "query_fraction"):
         if not 0 < al[field] <= 1:
             raise InputError(f"al.{field}", f"{al[field]} is not a fraction in (0, 1]")
@@ -159,24 +168,34 @@ class Experiment:
         folder = self.workdir / "state" / f"seed{seed}" / strategy
         return self._stores.setdefault(folder, RoundStore(folder))
 
-    def fit(self, labeled, seed: int, desc: str, config=None):
-        """Trains on ``labeled`` (with ``config``, default the run's); returns ``(params, results)``."""
+    def fit(self, labeled_sets, seeds, desc: str, config=None) -> list[tuple]:
+        """Trains a model on each of ``labeled_sets`` with its seed (with ``config``, default the
+        run's): all at once (``train.replicas = "vmap"``) or one after another (``"sequential"``);
+        returns the ``(params, results)`` of each."""
+        config = config or self.config
         enc = {k: self.vocabs.encode(v) for k, v in self.splits.items()}
-        _, params, res = train(config or self.config, enc["train"], labeled, enc["validation"], enc["test"],
-                               self.vocabs, seed, self.mesh, desc)
-        return params, res
+        if config.train.replicas == "vmap":
+            return train_replicas(config, enc["train"], labeled_sets, enc["validation"], enc["test"], self.vocabs,
+                                  seeds, self.mesh, desc)[1]
+        return [train(config, enc["train"], labeled, enc["validation"], enc["test"], self.vocabs, seed, self.mesh,
+                      desc)[1:] for labeled, seed in zip(labeled_sets, seeds)]
 
     def record(self, strategy: str, seed: int, r: int, labeled, res: dict) -> dict:
         words = int(self.lengths[labeled].sum())
         return {"strategy": strategy, "seed": seed, "round": r, "sentences": len(labeled), "words": words,
                 "words_pct": 100.0 * words / self.words_total, **res, "labeled": [int(i) for i in labeled]}
 
-    def fit_round(self, store: RoundStore, r: int, strategy: str, seed: int, labeled, desc: str) -> None:
-        """Trains round ``r`` on ``labeled``, saves it to ``store`` and logs its scalars."""
-        params, res = self.fit(labeled, _round_seed(seed, r), desc)
-        record = self.record(strategy, seed, r, labeled, res)
-        store.save(r, record, params)
-        self.writer.write(r, f"{strategy}/seed{seed}", {k: record[k] for k in LOGGED})
+    def fit_rounds(self, r: int, strategy: str, seeds, labeled_sets, desc: str) -> None:
+        """Trains round ``r`` of ``strategy`` (``"start"``: round 0) of each of ``seeds`` on its
+        ``labeled_sets`` entry, all together (:meth:`fit`), then saves each to its store and logs
+        its scalars."""
+        if not seeds:  # every seed has finished the round
+            return
+        fitted = self.fit(labeled_sets, [_round_seed(seed, r) for seed in seeds], desc)
+        for seed, labeled, (params, res) in zip(seeds, labeled_sets, fitted):
+            record = self.record(strategy, seed, r, labeled, res)
+            self.rounds(seed, strategy if r else "").save(r, record, params)
+            self.writer.write(r, f"{strategy}/seed{seed}", {k: record[k] for k in LOGGED})
 
     def restore(self, store: RoundStore, r: int):
         """Loads a finished round: its record and the model it trained (for the next selection);
@@ -190,8 +209,8 @@ class Experiment:
             params = store.params.restore(like, r)
         except CorruptCheckpointError as error:
             warn(f"{error}; training round {r} again on its {len(record['labeled'])} labeled sentences")
-            params, _ = self.fit(record["labeled"], _round_seed(record["seed"], r),
-                                 f"{record['strategy']} seed {record['seed']} round {r} again")
+            [(params, _)] = self.fit([record["labeled"]], [_round_seed(record["seed"], r)],
+                                     f"{record['strategy']} seed {record['seed']} round {r} again")
             store.params.save(r, params)
         return record, model, params, enc
 
@@ -212,34 +231,43 @@ def start_set(costs: np.ndarray, budget: int, seed: int) -> np.ndarray:
     return np.sort(selection.within_budget(order, costs, budget))
 
 
-def query(strategy: str, pool: strategies.Pool, costs: np.ndarray, budget: int, key) -> np.ndarray:
+def query(strategy: str, pool: strategies.Pool, key) -> np.ndarray:
     """The sentences ``strategy`` adds to ``pool`` (module doc): its picks, in order, until their
-    ``costs`` (per training sentence) meet ``budget``."""
-    picked = strategies.choose(strategy, pool, selection.most_needed(costs[pool.unlabeled], budget), key)
-    return selection.within_budget(picked, costs, budget)
+    costs (``pool.costs``, per training sentence) meet ``pool.budget``."""
+    picked = strategies.choose(strategy, pool, selection.most_needed(pool.costs[pool.unlabeled], pool.budget), key)
+    return selection.within_budget(picked, pool.costs, pool.budget)
 
 
-def run_strategy(exp: Experiment, strategy: str, seed: int, bar) -> None:
+def start_rounds(exp: Experiment) -> None:
+    """Round 0 of every seed that has not finished it: a random start set each (:func:`start_set`)."""
     al = exp.config.al
-    n = len(exp.train_set)
     costs = selection.COSTS[al.budget](exp.lengths)
-    start, rounds = exp.rounds(seed), exp.rounds(seed, strategy)
-    if not start.finished(0):
-        labeled = start_set(costs, selection.budget_size(al.initial_fraction, costs), seed)
-        exp.fit_round(start, 0, "start", seed, labeled, f"seed {seed} start")
-    prev = (start, 0)
+    seeds = [seed for seed in al.seeds if not exp.rounds(seed).finished(0)]
+    exp.fit_rounds(0, "start", seeds, [start_set(costs, selection.budget_size(al.initial_fraction, costs), seed)
+                                       for seed in seeds], "start")
+
+
+def selected(exp: Experiment, strategy: str, seed: int, r: int, costs: np.ndarray) -> np.ndarray:
+    """The labeled sentences of ``seed``'s round ``r``: those of its round ``r - 1`` and what
+    ``strategy`` adds to them (:func:`query`) with that round's model."""
+    al = exp.config.al
+    record, model, params, enc = exp.restore(exp.rounds(seed, strategy if r > 1 else ""), r - 1)
+    labeled = np.asarray(record["labeled"])
+    pool = strategies.Pool(model, params, enc, labeled, np.setdiff1d(np.arange(len(exp.train_set)), labeled),
+                           exp.config.train, exp.mesh, al, costs, selection.budget_size(al.query_fraction, costs))
+    return np.concatenate([labeled, query(strategy, pool, jax.random.fold_in(jax.random.key(seed), r))])
+
+
+def run_strategy(exp: Experiment, strategy: str, bar) -> None:
+    """The rounds of ``strategy``: each round, every seed that has not finished it selects, then
+    they train together."""
+    al = exp.config.al
+    costs = selection.COSTS[al.budget](exp.lengths)
     for r in range(1, al.rounds + 1):
-        if not rounds.finished(r):
-            record, model, params, enc = exp.restore(*prev)
-            labeled = np.asarray(record["labeled"])
-            pool = strategies.Pool(model, params, enc, labeled, np.setdiff1d(np.arange(n), labeled),
-                                   exp.config.train, exp.mesh, al)
-            key = jax.random.fold_in(jax.random.key(seed), r)
-            picked = query(strategy, pool, costs, selection.budget_size(al.query_fraction, costs), key)
-            exp.fit_round(rounds, r, strategy, seed, np.concatenate([labeled, picked]),
-                          f"{strategy} seed {seed} round {r}")
-        prev = (rounds, r)
-        bar.update()
+        seeds = [seed for seed in al.seeds if not exp.rounds(seed, strategy).finished(r)]
+        exp.fit_rounds(r, strategy, seeds, [selected(exp, strategy, seed, r, costs) for seed in seeds],
+                       f"{strategy} round {r}")
+        bar.update(len(al.seeds))
 
 
 def full_data_reference(exp: Experiment) -> dict:
@@ -250,7 +278,7 @@ def full_data_reference(exp: Experiment) -> dict:
         config = exp.config.copy_and_resolve_references()
         config.train.epochs = exp.config.al.get("full_data_epochs", 0) or config.train.epochs
         config.train.eval_from_epoch = min(config.train.eval_from_epoch, config.train.epochs)
-        _, res = exp.fit(np.arange(len(exp.train_set)), 0, "full data", config)
+        [(_, res)] = exp.fit([np.arange(len(exp.train_set))], [0], "full data", config)
         _atomic_write(path, json.dumps({**res, "epochs": config.train.epochs}).encode())
         exp.writer.write(0, "full_data", {k: res[k] for k in ("val_f1", "test_f1")})
     return json.loads(path.read_text())
@@ -331,10 +359,10 @@ def run(config, workdir) -> dict:
     try:
         run_config.save(workdir, config)
         with tqdm(total=len(al.seeds) * len(al.strategies) * al.rounds, desc="AL rounds") as bar:
-            for seed in al.seeds:
-                for strategy in al.strategies:
-                    run_strategy(exp, strategy, seed, bar)
-                    write_outputs(exp, None)
+            start_rounds(exp)
+            for strategy in al.strategies:
+                run_strategy(exp, strategy, bar)
+                write_outputs(exp, None)
         full = full_data_reference(exp) if al.full_data_reference else None
         return write_outputs(exp, full)
     finally:

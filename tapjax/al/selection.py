@@ -13,15 +13,23 @@ to the lowest row; k-center and k-means++ pick by pick, pick ``i`` drawing from
 ``fold_in(key, i)`` whatever ``k``), so asking for fewer rows gives a prefix of the same picks.
 A budget is therefore met by asking for :func:`most_needed` rows and keeping
 :func:`within_budget` of them: the rows a selection that stopped once the budget was met would
-have picked.
+have picked. k-center and k-means++ make no extra picks: given the rows' ``costs`` and the
+``budget`` (W-BADGE Algorithm 1, step 2: seeding "until getting K", the query's budget; §5.3),
+their loop stops once the picks' costs meet it (or after ``k`` picks), typically a fraction of
+the :func:`most_needed` ones (each pick is a pass over the pool), and returns the picks
+:func:`within_budget` keeps of the ``k``. Their picks buffer is ``k`` rounded up to a power of
+two (:func:`bucket`), the loop's one static size (``k`` and the budget are traced), so a
+selection of another ``k`` in the same bucket reuses the compiled program. The pool's size is
+static too: the strategies pass every training sentence as a row, the labeled ones as
+non-candidates (:mod:`tapjax.al.strategies`), so it is the same every round, and k-center's
+number of centers is traced.
 
 Pool rows are split over the ``'data'`` mesh axis with ``jax.shard_map``; each pick is one
-step of a ``lax.fori_loop`` that keeps the running squared distance of every row to its
-nearest chosen row (an ``[N]`` vector): a new center ``c`` updates it with one
-matrix-vector product, ``||x||² − 2 x·c + ||c||²`` with the ``||x||²`` computed once
-(``O(N/devices × D)`` per pick, one read of the pool); the argmax / sample is global
-(``all_gather`` of each device's best candidate). The pool is
-padded to a multiple of the device count with masked rows. Random draws come from
+step of a ``lax.while_loop`` that keeps the running squared distance of every row to its
+nearest chosen row (an ``[N]`` vector): a new center ``c`` updates it with ``||x − c||²``
+(:func:`_sq_dist`; ``O(N/devices × D)`` per pick, one read of the pool); the argmax / sample
+is global (``all_gather`` of each device's best candidate). The pool is padded to a multiple
+of the device count with masked rows. Random draws come from
 ``jax.random.gumbel(fold_in(key, pick), (N,))`` indexed by *global* row, and ties break
 to the lowest global row, so a seed gives the same selection on 1 device and on 8.
 
@@ -132,55 +140,109 @@ def within_budget(order, costs, budget: int) -> np.ndarray:
     return order[: int(np.searchsorted(np.cumsum(np.asarray(costs)[order]), budget)) + 1]
 
 
-def k_center_greedy(X, candidates, centers, k: int, mesh) -> np.ndarray:
-    """Core-set: ``k`` rows of ``X [N, D]`` by furthest-first traversal.
+def bucket(k: int) -> int:
+    """The size of the picks buffer of a selection of up to ``k`` rows: ``k`` rounded up to a
+    power of two, so that every round's ``k`` (each budget needs another) does not compile
+    another program."""
+    return 1 << max(k - 1, 0).bit_length()
+
+
+def _stop(n: int, k: int, costs, budget) -> tuple[Array, np.int32]:
+    """``(costs, budget)`` that end a selection over ``n`` rows (module doc): the rows' integer
+    ``costs`` and the ``budget`` they must meet, or without them ones and ``k`` (``k`` picks).
+    The budget is a strongly typed scalar, so that any integer reuses the compiled program."""
+    if (costs is None) != (budget is None):
+        raise ValueError("costs and budget go together: give both to stop at the budget, or neither")
+    if costs is None:
+        return jnp.ones(n, jnp.int32), np.int32(k)
+    costs = np.asarray(costs)
+    if costs.shape != (n,) or not np.issubdtype(costs.dtype, np.integer):
+        raise ValueError(f"costs must be one integer per row ({n}), got {costs.dtype} of shape {costs.shape}")
+    return jnp.asarray(costs, jnp.int32), np.int32(budget)
+
+
+def _pick_until(pick, costs, budget, k, state, picks, count=0, spent=0):
+    """Runs ``pick(i, state) -> (row, state)`` for ``i = count, count + 1, …`` until the ``costs``
+    of the ``picks`` meet ``budget`` or there are ``k`` of them; returns the picks buffer
+    (``picks``, filled from ``count``) and the number of picks."""
+    def more(carry):
+        i, spent = carry[:2]
+        return (i < k) & (spent < budget)
+
+    def step(carry):
+        i, spent, state, picks = carry
+        j, state = pick(i, state)
+        return i + 1, spent + costs[j], state, picks.at[i].set(j)
+
+    start = (jnp.asarray(count, jnp.int32), jnp.asarray(spent, jnp.int32), state, picks)
+    count, _, _, picks = jax.lax.while_loop(more, step, start)
+    return picks, count
+
+
+def _picked(picks_and_count) -> np.ndarray:
+    """The picks of a picks buffer: its first ``count`` rows."""
+    picks, count = picks_and_count
+    return np.asarray(picks)[: int(count)]
+
+
+def k_center_greedy(X, candidates, centers, k: int, mesh, costs=None, budget=None) -> np.ndarray:
+    """Core-set: up to ``k`` rows of ``X [N, D]`` by furthest-first traversal.
 
     Starts with the rows where ``centers`` is true (the labeled set) as centers; each step
-    picks the candidate furthest (squared Euclidean) from its nearest center.
+    picks the candidate furthest (squared Euclidean) from its nearest center. With ``costs``
+    (one per row) and ``budget``, stops once the picks' costs meet it (module doc).
     """
     _check_budget(candidates, k)
-    center_rows = jnp.asarray(np.nonzero(np.asarray(centers))[0], jnp.int32)
-    return np.asarray(_k_center(shard_pool(X, mesh), shard_pool(candidates, mesh, False), center_rows, k, mesh))
+    costs, budget = _stop(len(candidates), k, costs, budget)
+    # The centers' rows in a buffer of one row per pool row and their number, traced: every
+    # round's labeled set (another size) reuses the compiled program.
+    center_rows = np.nonzero(np.asarray(centers))[0]
+    n_centers = np.int32(len(center_rows))
+    center_rows = jnp.asarray(np.pad(center_rows, (0, len(candidates) - n_centers)), jnp.int32)
+    return _picked(_k_center(shard_pool(X, mesh), shard_pool(candidates, mesh, False), center_rows, n_centers,
+                             costs, budget, np.int32(k), bucket(k), mesh))
 
 
-@functools.partial(jax.jit, static_argnames=("k", "mesh"))
-def _k_center(X, cand, center_rows, k, mesh):
-    def local(X, cand, center_rows):
+@functools.partial(jax.jit, static_argnames=("size", "mesh"))
+def _k_center(X, cand, center_rows, n_centers, costs, budget, k, size, mesh):
+    def local(X, cand, center_rows, n_centers, costs, budget, k):
         rows = _global_rows(X.shape[0])
         def add_center(j, d2):
             return jnp.minimum(d2, _sq_dist(X, _fetch_row(X, rows, j)))
 
-        d2 = jax.lax.fori_loop(0, center_rows.shape[0], lambda i, d: add_center(center_rows[i], d),
+        d2 = jax.lax.fori_loop(0, n_centers, lambda i, d: add_center(center_rows[i], d),
                                jnp.full(X.shape[0], jnp.inf))
 
         def pick(i, state):
-            d2, cand, picks = state
+            d2, cand = state
             j = _global_argmax(jnp.where(cand, d2, -jnp.inf), rows)
-            return add_center(j, d2), cand & (rows != j), picks.at[i].set(j)
+            return j, (add_center(j, d2), cand & (rows != j))
 
-        return jax.lax.fori_loop(0, k, pick, (d2, cand, jnp.zeros(k, jnp.int32)))[2]
+        return _pick_until(pick, costs, budget, k, (d2, cand), jnp.zeros(size, jnp.int32))
 
-    return _run(mesh, local, X, cand, replicated=(center_rows,))
+    return _run(mesh, local, X, cand, replicated=(center_rows, n_centers, costs, budget, k))
 
 
-def kmeanspp_seeding(G, candidates, k: int, key, mesh, weights=None) -> np.ndarray:
-    """BADGE / W-BADGE: ``k`` rows of ``G [N, D]`` by (weighted) k-means++ seeding.
+def kmeanspp_seeding(G, candidates, k: int, key, mesh, weights=None, costs=None, budget=None) -> np.ndarray:
+    """BADGE / W-BADGE: up to ``k`` rows of ``G [N, D]`` by (weighted) k-means++ seeding.
 
     Without ``weights`` this is BADGE: first the largest-norm row, then each next row drawn
     with probability ``∝ D²`` (squared distance to the nearest chosen row). With ``weights``
     (W-BADGE Eq. 5, ``w = l² / Σ l²``) the probability is ``∝ w D²``; see the module doc.
-    Sampling is Gumbel-max over ``log(w D²)``.
+    Sampling is Gumbel-max over ``log(w D²)``. With ``costs`` (one per row) and ``budget``,
+    stops once the picks' costs meet it (Algorithm 1, step 2; module doc).
     """
     _check_budget(candidates, k)
     n = int(np.asarray(candidates).shape[0])
+    costs, budget = _stop(n, k, costs, budget)
     w = jnp.ones(n) if weights is None else jnp.asarray(weights, jnp.float32)
-    return np.asarray(_kmeanspp(shard_pool(G, mesh), shard_pool(candidates, mesh, False),
-                                shard_pool(w, mesh), key, k, n, mesh))
+    return _picked(_kmeanspp(shard_pool(G, mesh), shard_pool(candidates, mesh, False), shard_pool(w, mesh), key,
+                             costs, budget, np.int32(k), bucket(k), n, mesh))
 
 
-@functools.partial(jax.jit, static_argnames=("k", "n", "mesh"))
-def _kmeanspp(G, cand, w, key, k, n, mesh):
-    def local(G, cand, w, key):
+@functools.partial(jax.jit, static_argnames=("size", "n", "mesh"))
+def _kmeanspp(G, cand, w, key, costs, budget, k, size, n, mesh):
+    def local(G, cand, w, key, costs, budget, k):
         rows = _global_rows(G.shape[0])
         log_w = jnp.log(jnp.maximum(w, 1e-30))
 
@@ -196,12 +258,11 @@ def _kmeanspp(G, cand, w, key, k, n, mesh):
         cand = cand & (rows != first)
 
         def pick(i, state):
-            d2, cand, picks = state
+            d2, cand = state
             j = _global_argmax(jnp.where(cand, score(d2) + gumbel(i), -jnp.inf), rows)
-            d2 = jnp.minimum(d2, _sq_dist(G, _fetch_row(G, rows, j)))
-            return d2, cand & (rows != j), picks.at[i].set(j)
+            return j, (jnp.minimum(d2, _sq_dist(G, _fetch_row(G, rows, j))), cand & (rows != j))
 
-        picks = jnp.zeros(k, jnp.int32).at[0].set(first)
-        return jax.lax.fori_loop(1, k, pick, (d2, cand, picks))[2]
+        picks = jnp.zeros(size, jnp.int32).at[0].set(first)
+        return _pick_until(pick, costs, budget, k, (d2, cand), picks, count=1, spent=costs[first])
 
-    return _run(mesh, local, G, cand, w, replicated=(key,))
+    return _run(mesh, local, G, cand, w, replicated=(key, costs, budget, k))

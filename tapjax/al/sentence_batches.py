@@ -8,6 +8,8 @@
   sized for the whole training set, so that every round's (shrinking) pool has the same
   shapes.
 * :func:`finer_buckets`: the buckets of evaluation and pool scoring, from the training ones.
+* :func:`lockstep`: several replicas' batch sequences as one sequence of stacked batches
+  ``[R, rows, length]`` for a program vmapped over replicas.
 
 A sentence goes to the smallest bucket that holds it, past the largest to the next power
 of two (:func:`tapjax.common.buckets.fit_bucket` with ``grow``). Padding rows have mask 0
@@ -143,3 +145,35 @@ def pool_chunks(data: Encoded, indices: Sequence[int], tokens: int, buckets: Seq
         flat_row.update((i, offset + slot[j // rows] * rows + j % rows) for j, i in enumerate(members))
         offset += n_chunks * rows
     return chunks, np.asarray([flat_row[int(i)] for i in indices], np.int64)
+
+
+def _pad_length(x: np.ndarray, length: int) -> np.ndarray:
+    """``x [rows, length0, ...]`` right-padded with zeros to ``[rows, length, ...]`` (``[rows]`` as is)."""
+    return x if x.ndim < 2 else np.pad(x, [(0, 0), (0, length - x.shape[1])] + [(0, 0)] * (x.ndim - 2))
+
+
+def lockstep(sequences: Sequence[Sequence[dict]]) -> Iterator[tuple[dict, np.ndarray]]:
+    """The batch sequences of ``R`` replicas as the steps of one program vmapped over them:
+    ``(batches stacked [R, rows, length, ...], active [R] bool)`` per step.
+
+    Each replica sees exactly its own batches, in order, right-padded to the step's common
+    length: padding changes no real token's output (:mod:`tapjax.common.rnn`), and dropout
+    masks are drawn per position whatever the length (JAX's default partitionable threefry
+    bits, ``jax_threefry_partitionable``). A step takes the next batch of every replica
+    that can, and gives the others (done, or waiting) a copy of an active replica's batch, to
+    be discarded. The length is the longest next batch among the replicas with the most
+    batches left, which must move every step for the replicas to finish in as few steps as
+    the longest sequence; a replica with fewer left whose next batch is longer waits rather
+    than lengthen the step.
+    """
+    heads = np.zeros(len(sequences), int)
+    left = np.asarray([len(s) for s in sequences])
+    while left.any():
+        lengths = np.asarray([s[h]["words"].shape[1] if n else 0 for s, h, n in zip(sequences, heads, left)])
+        length = lengths[left == left.max()].max()
+        active = (left > 0) & (lengths <= length)
+        first = int(np.argmax(active))
+        batches = [s[h] if a else sequences[first][heads[first]] for s, h, a in zip(sequences, heads, active)]
+        yield {k: np.stack([_pad_length(b[k], length) for b in batches]) for k in batches[first]}, active
+        heads += active
+        left -= active

@@ -103,7 +103,9 @@ class Mixture:
 
     e.g. TAP, WAP and a GRU language model. ``params`` is a tuple with one parameter pytree
     per family, in the order of ``families``; each family encodes once and then steps on
-    its own state. All families must share the vocabulary. The state's ``alpha``/``beta``
+    its own state. Each family reads its own input (TAP the points, WAP an image):
+    ``features`` and ``feature_mask`` are tuples with one entry per family, in that order, or
+    arrays that every family reads. All families must share the vocabulary. The state's ``alpha``/``beta``
     are those of the first family that has them (families may attend over different
     annotation lengths, so they are not averaged).
     """
@@ -121,7 +123,9 @@ class Mixture:
             raise ValueError(f"Mixture: weights must be non-negative and sum to 1, got {self.weights}")
 
     def encode(self, params, features, feature_mask):
-        return tuple(f.encode(p, features, feature_mask) for f, p in zip(self.families, params))
+        per_family = lambda x: x if isinstance(x, tuple) else (x,) * len(self.families)
+        return tuple(f.encode(p, x, m) for f, p, x, m in
+                     zip(self.families, params, per_family(features), per_family(feature_mask), strict=True))
 
     def init_state(self, params, enc):
         members = tuple(f.init_state(p, e) for f, p, e in zip(self.families, params, enc))

@@ -50,7 +50,7 @@ EVAL_FLAGS = ("max_len", "batch_size", "length_norm")
 def evaluate(runs: Runs, split: crohme.Split, beam: int) -> tuple[dict, list[dict]]:
     """Scores ``split`` (summary as in the module docstring) and lists the per-expression predictions."""
     start = time.time()
-    hyps = decoding.decode(runs.family, runs.params, split, runs.vocab, runs.config, stride=runs.stride, beam=beam)
+    hyps = decoding.decode(runs.family, runs.params, split, runs.vocab, runs.config, kinds=runs.kinds, beam=beam)
     seconds = time.time() - start
     scores = exprate.score(list(split.tokens), hyps, split.stroke_count)
     summary = {"split": split.name, **scores, "beam": beam, "devices": jax.local_device_count(), "seconds": seconds,

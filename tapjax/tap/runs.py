@@ -3,8 +3,10 @@
 A run's workdir (as written by :func:`tapjax.tap.trainer.train_and_evaluate`) holds its
 ``config.json`` and ``checkpoints/{best,latest}``; its config's ``model.family`` says which model
 it is (:mod:`tapjax.tap.families`). :func:`load_runs` loads one run (a TAP or WAP model) or
-several of one model config (an :class:`~tapjax.common.family.Ensemble`, TAP Eq. 32). Unusable
-runs raise :class:`~tapjax.common.cli.InputError`.
+several of one model config (an :class:`~tapjax.common.family.Ensemble`, TAP Eq. 32);
+:func:`load_mixture` loads runs of any families and a GRU language model
+(:mod:`tapjax.tap.language_model`) as one :class:`~tapjax.common.family.Mixture` (TAP Eq. 33),
+each member reading its own input. Unusable runs raise :class:`~tapjax.common.cli.InputError`.
 """
 
 from __future__ import annotations
@@ -17,28 +19,30 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 
 from tapjax.common import sharding
 from tapjax.common.checkpoint import Checkpoints, abstract
 from tapjax.common.cli import InputError
-from tapjax.common.family import Ensemble, Family, stack_params
+from tapjax.common.family import Ensemble, Family, Mixture, stack_params
 from tapjax.common.paths import data_root
-from tapjax.tap import crohme, families, weight_noise
-from tapjax.tap.inputs import Images, Points
+from tapjax.tap import crohme, families, language_model, weight_noise
+from tapjax.tap.inputs import Images, Points, Rows
 from tapjax.tap.symbols import Vocab
 
 
 @dataclasses.dataclass(frozen=True)
 class Runs:
     """Trained runs ready to decode: ``family`` (a TAP or WAP model or an ensemble of them), its
-    ``params`` and the input it reads (``kinds``, :mod:`tapjax.tap.inputs`)."""
+    ``params`` and the input it reads (``kinds``, :mod:`tapjax.tap.inputs`), or a mixture of
+    families (:func:`load_mixture`: ``kinds`` a tuple, one per member)."""
 
     family: Family
     params: Any
     config: ml_collections.ConfigDict
     vocab: Vocab
-    kinds: Points | Images
+    kinds: Points | Images | tuple
 
     @property
     def stride(self) -> int:
@@ -163,3 +167,48 @@ def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None
     if len(params) == 1:
         return Runs(model, params[0], config, vocab, kinds)
     return Runs(Ensemble(model), stack_params(params), config, vocab, kinds)
+
+
+def load_mixture(workdirs: Sequence[str | os.PathLike], lm: str | os.PathLike | None,
+                 data_dir: str | None = None) -> Runs:
+    """The runs ``workdirs`` (each one member, of any family) and the language model saved in ``lm``
+    (:func:`tapjax.tap.language_model.load`; the last member, reading no ink) as one mixture (TAP
+    Eq. 33), of equal weights until :func:`with_weights` sets them. The mixture takes its weights as
+    an input (``Mixture(..., weights=None)``, ``params = {"members", "weights"}``), so that other
+    weights decode with the same compiled search; decoding settings and the vocabulary are the first
+    run's."""
+    if not workdirs:
+        raise InputError("--checkpoint", "a mixture needs at least one trained run")
+    members = [load_runs([w], data_dir) for w in workdirs]
+    first = members[0]
+    for workdir, run in zip(workdirs[1:], members[1:]):
+        if run.vocab.symbols != first.vocab.symbols:
+            raise InputError(workdir, f"cannot mix with {workdirs[0]}: another vocabulary")
+    parts = [(run.family, run.params, run.kinds) for run in members]
+    if lm is not None:
+        family, params = language_model.load(lm)
+        if family.config.vocab_size != len(first.vocab):
+            raise InputError(lm, f"a language model of {family.config.vocab_size} symbols; the runs have "
+                                 f"{len(first.vocab)}")
+        parts.append((family, params, Rows()))
+    family_list, params, kinds = zip(*parts)
+    equal = jnp.full(len(parts), 1 / len(parts), jnp.float32)
+    return Runs(Mixture(family_list, None), {"members": params, "weights": equal}, first.config, first.vocab, kinds)
+
+
+def with_weights(runs: Runs, weights: Sequence[float], where: str = "--weights") -> Runs:
+    """The mixture ``runs`` (:func:`load_mixture`) with ``weights``, one per member in order; weights
+    that are not that many, not all >= 0 or do not sum to 1 are an :class:`InputError` of ``where``."""
+    members = runs.params["members"]
+    if len(weights) != len(members) or any(w < 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
+        raise InputError(where, f"{tuple(weights)}: need {len(members)} weights (each --checkpoint, then --lm), "
+                                "each >= 0, summing to 1 (Eq. 33)")
+    return dataclasses.replace(runs, params={"members": members, "weights": jnp.asarray(weights, jnp.float32)})
+
+
+def load_split(runs: Runs, name: str, data_dir: str | None = None, limit: int = 0) -> crohme.Split:
+    """The split ``name`` preprocessed as the runs' config says (from ``data_dir``, else the config's
+    data root), its first ``limit`` expressions only if ``limit``."""
+    split = crohme.load_split(name, data_dir or runs.config.data.root or None, runs.config.data.cache_dir or None,
+                              crohme.preprocessing(runs.config.data))
+    return split.take(range(min(limit, len(split)))) if limit else split

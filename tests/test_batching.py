@@ -5,7 +5,8 @@ import pytest
 
 from tapjax.tap.batching import batches, bucket_lengths
 from tapjax.tap.crohme import Split
-from tapjax.tap.inputs import Points
+from tapjax.tap import render
+from tapjax.tap.inputs import Images, Points
 from tapjax.tap.symbols import Vocab
 
 POINTS = (Points(4),)
@@ -113,3 +114,21 @@ def test_real_train_batches(data_root, cache_dir):
     batch = next(batches(small, vocab, 8, inputs=POINTS, shuffle=False))
     assert batch["features"].shape[1] % 4 == 0
     assert batch["align"].sum(axis=(1, 2)).min() > 0
+
+
+def test_image_batches_hold_each_rendered_expression_column_by_column(vocab):
+    """WAP's input: the kept points drawn (render.render_points), bucketed by width in multiples of 16, no
+    alignment; with points too (a mixture), each input padded to its own buckets."""
+    split = toy_split(9)
+    images = Images(render.Settings(height=16, max_width=64, pen_width=1.0, margin=1.0), 16)
+    widths = images.lengths(split)
+    for batch in batches(split, vocab, 4, inputs=(images, Points(4)), shuffle=False):
+        assert batch["images"].shape[1:] == (batch["image_mask"].shape[1], 16) and batch["images"].shape[1] % 16 == 0
+        assert batch["features"].shape[1] % 4 == 0 and "align" in batch
+        for row, i in enumerate(batch["index"]):
+            if i >= 0:
+                drawn = render.render_points(split.features[i][:, :2], split.point_strokes[i], images.settings)
+                np.testing.assert_array_equal(batch["images"][row, :widths[i]], drawn.T)
+                assert batch["image_mask"][row].sum() == widths[i] == drawn.shape[1]
+    batch = next(batches(split, vocab, 4, inputs=(images,)))
+    assert "align" not in batch and "features" not in batch

@@ -1,5 +1,6 @@
 """WAP (tapjax.tap.watcher, tapjax.tap.wap): the watcher's grid and mask, the 2-D coverage, the family in
-the beam search and in a mixture with TAP (Eq. 33), a one-batch overfit read back by the search."""
+the beam search and in a mixture with TAP and the language model (Eq. 33), a one-batch overfit through the
+trainer's stateful step read back by the search, a run of the trainer resumed and decoded from its workdir."""
 
 import jax
 import jax.numpy as jnp
@@ -8,9 +9,12 @@ import optax
 import pytest
 
 from experiments.configs import crohme14, wap as wap_configs
+from tapjax.common import sharding
 from tapjax.common.beam import beam_search
+from tapjax.common.checkpoint import Checkpoints
 from tapjax.common.family import Mixture
-from tapjax.tap import render
+from tapjax.tap import decoding, families, inputs, render, runs, trainer
+from tapjax.tap.language_model import LanguageModel, LMConfig
 from tapjax.tap.model import TAP, TAPConfig
 from tapjax.tap.wap import WAP, WAPConfig, columns, grid_coverage_features
 from tapjax.tap.watcher import Watcher
@@ -140,51 +144,63 @@ def test_padding_changes_neither_real_cells_nor_batch_statistics(model, variable
     assert not jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.all(a == b)), stats[0], variables["batch_stats"]))
 
 
-def test_one_batch_is_learned_and_read_back_by_the_beam_search(model, variables):
+def test_one_batch_is_learned_by_the_train_step_and_read_back_by_the_beam_search(model):
+    """The trainer's step (sharding.make_train_step, stateful) on WAP's loss (families.loss_fn): the
+    running averages move with each batch, the parameters learn the batch."""
     images, mask = synthetic_batch()
     tokens, token_mask = caption_batch()
+    batch = {"images": images, "image_mask": mask, "tokens": tokens, "token_mask": token_mask,
+             "index": np.arange(3, dtype=np.int32)}
+    config = wap_configs.get_config("paper")
+    config.train.loss_average = "tokens"
+    mesh = sharding.data_mesh(jax.devices()[:1])
     tx = optax.adam(1e-2)
-
-    @jax.jit
-    def train_step(variables, opt_state):
-        def nll(params):
-            (log_probs, _, _), updated = model.train_forward({**variables, "params": params}, images, mask, tokens)
-            token_lp = jnp.take_along_axis(log_probs, tokens[..., None], axis=-1)[..., 0]
-            return -(token_lp * token_mask).sum() / token_mask.sum(), updated  # Eq. 29 without the guider
-
-        (loss, updated), grads = jax.value_and_grad(nll, has_aux=True)(variables["params"])
-        updates, opt_state = tx.update(grads, opt_state)
-        return {**updated, "params": optax.apply_updates(variables["params"], updates)}, opt_state, loss
-
-    opt_state = tx.init(variables["params"])
+    params, model_state = families.init(model, jax.random.key(0))
+    state = sharding.replicate(sharding.TrainState.create(params, tx, model_state), mesh)
+    model_state = jax.device_get(model_state)  # the step donates the state's buffers
+    step = sharding.make_train_step(families.loss_fn(model, config), tx, mesh, stateful=True)
+    batch = sharding.shard_batch(batch, mesh)
     for _ in range(150):
-        variables, opt_state, loss = train_step(variables, opt_state)
-    assert float(loss) < 0.05
-    result = beam_search(model, variables, images, mask, beam=3, max_len=8, length_norm=False)
+        state, metrics = step(state, batch, jax.random.key(1))
+    assert float(metrics["loss"]) < 0.05 and "guider" not in metrics
+    moved = jax.tree.map(lambda a, b: not np.allclose(a, b), state.model_state, model_state)
+    assert all(jax.tree.leaves(moved))  # every running average followed the batches
+    decoded = families.state_variables(model, state)
+    result = beam_search(model, decoded, images, mask, beam=3, max_len=8, length_norm=False)
     read = [np.asarray(result.tokens[b, 0, :result.lengths[b, 0]]).tolist() for b in range(3)]
     assert read == [list(c) for c in CAPTIONS] and bool(result.finished[:, 0].all())
 
 
-def test_a_mixture_with_tap_weights_the_two_families_at_a_step(model, variables):
+def test_a_mixture_of_tap_wap_and_a_language_model_is_eq_33_at_a_step(model, variables):
+    """Each member reads its own input (a tuple per side); the weights are an input (weights=None)."""
     tap = TAP(TAPConfig.from_config(crohme14.get_config("paper").model, vocab_size=11, tracker_hidden=6,
                                     embed_dim=5, parser_hidden=7, attention_dim=8, coverage_kernel=5,
                                     coverage_filters=3, maxout_dim=6))
-    mixture = Mixture((tap, model), (0.6, 0.4))
+    lm = LanguageModel(LMConfig(vocab_size=11, embed_dim=4, hidden=5))
+    mixture = Mixture((tap, model, lm), None)
     rng = np.random.default_rng(5)
     features, feature_mask = rng.normal(size=(2, 16, 8)).astype(np.float32), np.ones((2, 16), np.float32)
     images, mask = random_images(rng, widths=(40, 23), W=48)
+    rows = inputs.read(inputs.Rows(), {"index": np.arange(2, dtype=np.int32)})
+    xs, masks = (features, images, rows[0]), (feature_mask, mask, rows[1])
     prev = jnp.array([-1, 4], jnp.int32)
 
     @jax.jit
-    def first_step(params):
-        enc = (tap.encode(params[0], features, feature_mask), model.encode(params[1], images, mask))  # one input each
+    def first_step(members, weights):
+        params = {"members": members, "weights": weights}
+        enc = mixture.encode(params, xs, masks)
         log_probs, state = mixture.step(params, enc, mixture.init_state(params, enc), prev)
-        singles = [f.step(p, e, f.init_state(p, e), prev)[0] for f, p, e in zip(mixture.families, params, enc)]
+        singles = [f.step(p, e, f.init_state(p, e), prev)[0] for f, p, e in zip(mixture.families, members, enc)]
         return log_probs, state["alpha"], singles
 
-    log_probs, alpha, singles = first_step((jax.jit(tap.init)(jax.random.key(1)), variables))
-    want = np.log(0.6 * np.exp(singles[0]) + 0.4 * np.exp(singles[1]))  # Eq. 33
+    members = (jax.jit(tap.init)(jax.random.key(1)), variables, lm.init(jax.random.key(2)))
+    weights = np.array([0.5, 0.3, 0.2], np.float32)
+    log_probs, alpha, singles = first_step(members, weights)
+    want = np.log(sum(w * np.exp(np.asarray(lp, np.float64)) for w, lp in zip(weights, singles)))  # Eq. 33
     np.testing.assert_allclose(log_probs, want, rtol=1e-5, atol=1e-6)
+    enc = model.encode(variables, images, mask)  # WAP read the images
+    np.testing.assert_allclose(singles[1], model.step(variables, enc, model.init_state(variables, enc), prev)[0],
+                               atol=1e-5)
     assert alpha.shape == (2, 4)  # TAP's (16 points / stride 4), the first family with attention
 
 
@@ -205,3 +221,33 @@ def test_configs_and_inputs_are_checked(model, variables):
     uneven[0, 5:, 30:] = 0
     with pytest.raises(ValueError, match="pads the width only"):
         columns(np.zeros_like(uneven), uneven)
+
+
+def _tiny_run_config(data_root, epochs):
+    """A tiny WAP (two watcher blocks) on 4 short real expressions, rendered 16 rows high, validated greedily on
+    them."""
+    config = wap_configs.get_config("cpu")
+    config.model.update(image_height=16, watcher_filters=(4, 8), watcher_layers=(1, 1), embed_dim=8,
+                        parser_hidden=16, attention_dim=16, coverage_kernel=3, coverage_filters=4, maxout_dim=16)
+    config.render.update(max_width=64, pen_width=1.0, margin=1.0)
+    config.data.update(root=str(data_root), train_limit=4, train_max_points=200, valid="train", pad_to_longest=True)
+    config.train.update(epochs=epochs, batch_size=8, time_budget_s=0.0)  # the suite runs on 8 host devices
+    config.eval.update(max_len=4, test_sets=(), valid_beam=1, test_beam=1)
+    return config
+
+
+def test_a_wap_run_trains_resumes_and_decodes_from_its_workdir(data_root, tmp_path):
+    first = trainer.train_and_evaluate(_tiny_run_config(data_root, epochs=1), str(tmp_path))
+    saved = runs.restore_state(Checkpoints(tmp_path), WAP.from_config(_tiny_run_config(data_root, 1).model),
+                               runs.load_config(tmp_path), ("latest",))
+    assert isinstance(saved, sharding.StatefulTrainState) and int(saved.step) == 1
+    resumed = trainer.train_and_evaluate(_tiny_run_config(data_root, epochs=2), str(tmp_path))
+    assert (first["steps"], resumed["steps"], resumed["epochs"]) == (1, 2, 2) and resumed["train"]["n"] == 4
+    loaded = runs.load_runs([tmp_path])
+    assert isinstance(loaded.family, WAP) and isinstance(loaded.kinds, inputs.Images)
+    assert loaded.kinds.settings.height == 16 and set(loaded.params) == {"params", "batch_stats"}
+    stats = jax.tree.leaves(loaded.params["batch_stats"])
+    assert not all(np.allclose(leaf, 0) or np.allclose(leaf, 1) for leaf in stats)  # trained running averages
+    _, train, _ = trainer.load_data(loaded.config)
+    scores = decoding.score(loaded.family, loaded.params, train, loaded.vocab, loaded.config, kinds=loaded.kinds, beam=1)
+    assert scores == resumed["train"]  # the registry's model decodes as the trainer's test did

@@ -36,6 +36,7 @@ import numpy as np
 
 from experiments.configs import crohme14
 from tapjax.tap import batching, crohme
+from tapjax.tap.inputs import Points
 from tapjax.tap.symbols import EOS, Vocab
 from tapjax.common.beam import beam_search
 from tapjax.tap.model import TAP, TAPConfig
@@ -58,7 +59,7 @@ def sorted_batches(split, vocab, batch_size: int, model) -> list[dict]:
         rows = order[start : start + batch_size]
         n_points = buckets[int(np.searchsorted(buckets, points[rows].max()))]
         n_tokens = max(len(split.tokens[i]) for i in rows) + 1
-        batch = batching.make_batch(split, vocab, rows, batch_size, n_points, n_tokens)
+        batch = batching.make_batch(split, vocab, rows, batch_size, {Points(model.stride): n_points}, n_tokens)
         batch["forced_length"] = np.maximum(batch["token_mask"].sum(1).astype(np.int32) - 1, 0)  # dummies: one step
         out.append(batch)
     return out

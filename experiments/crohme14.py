@@ -1,7 +1,11 @@
-"""Train TAP on CROHME 2014 and test on CROHME 2014 and 2016.
+"""Train TAP (or WAP) on CROHME 2014 and test on CROHME 2014 and 2016.
 
     python -m experiments.crohme14 --config experiments/configs/crohme14.py:paper --workdir DIR \
         [--data_dir PATH] [--config.train.batch_size=16 ...]
+    python -m experiments.crohme14 --config experiments/configs/wap.py:cpu --workdir DIR
+
+The config's ``model.family`` says which model trains (``wap.py``: WAP on the rendered ink;
+:mod:`tapjax.tap.families`).
 
 A ``DIR`` that already holds a run resumes it, if the config defines the same run
 (:data:`tapjax.tap.trainer.MAY_CHANGE`). Results go to ``DIR/results.json``. An unusable

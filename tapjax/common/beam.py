@@ -83,7 +83,8 @@ def beam_search(
 ) -> BeamResult:
     """Decodes a batch of expressions; see the module docstring for the semantics.
 
-    ``features [B, N, F]``, ``feature_mask [B, N]``; ``family``, ``beam``, ``max_len``,
+    ``features [B, N, F]``, ``feature_mask [B, N]`` (or, for a family that takes one input per
+    member, e.g. a :class:`~tapjax.common.family.Mixture`, matching tuples of such arrays); ``family``, ``beam``, ``max_len``,
     ``n_best``, ``with_attention`` and ``length_norm`` are static (one compiled program
     per combination and input shape, cached). ``length_norm`` ranks the hypotheses by their
     log-probability divided by their length in symbols, ``<eol>`` included (what the TAP
@@ -110,20 +111,23 @@ def greedy(family: Family, params, features: Array, feature_mask: Array, **kwarg
 
 def _check_args(features, feature_mask, beam, max_len, n_best, forced_length) -> None:
     where = "tapjax.common.beam.beam_search"
-    if features.ndim != 3 or feature_mask.shape != features.shape[:2]:
+    xs, masks = jax.tree.leaves(features), jax.tree.leaves(feature_mask)
+    batch = {x.shape[0] for x in xs}
+    if (len(xs) != len(masks) or len(batch) != 1
+            or any(x.ndim != 3 or m.shape != x.shape[:2] for x, m in zip(xs, masks))):
         raise ValueError(
-            f"{where}: expected features [B, N, F] and feature_mask [B, N], got "
-            f"{features.shape} and {feature_mask.shape}"
+            f"{where}: expected features [B, N, F] and feature_mask [B, N] (or tuples of them, one B), got "
+            f"{[x.shape for x in xs]} and {[m.shape for m in masks]}"
         )
     if beam < 1 or max_len < 1 or not 1 <= n_best <= 2 * beam:
         raise ValueError(f"{where}: need beam >= 1, max_len >= 1, 1 <= n_best <= 2*beam; got {beam}, {max_len}, {n_best}")
-    if forced_length is not None and jnp.shape(forced_length) != features.shape[:1]:
-        raise ValueError(f"{where}: forced_length must have shape [B]={features.shape[:1]}, got {jnp.shape(forced_length)}")
+    if forced_length is not None and jnp.shape(forced_length) != (*batch,):
+        raise ValueError(f"{where}: forced_length must have shape [B]={(*batch,)}, got {jnp.shape(forced_length)}")
 
 
 @functools.partial(jax.jit, static_argnames=("family", "beam", "max_len", "n_best", "with_attention", "length_norm"))
 def _search(family, params, features, feature_mask, forced_length, *, beam, max_len, n_best, with_attention, length_norm):
-    B, K = features.shape[0], beam
+    B, K = jax.tree.leaves(features)[0].shape[0], beam
     tile = lambda tree: jax.tree.map(lambda x: jnp.repeat(x, K, axis=0), tree)
     enc = family.encode(params, features, feature_mask)
     state = tile(family.init_state(params, enc))
@@ -157,7 +161,7 @@ def _search(family, params, features, feature_mask, forced_length, *, beam, max_
     init = _Loop(
         t=jnp.zeros((), jnp.int32),
         state=state,
-        **_typed_like(feature_mask, dict(
+        **_typed_like(jax.tree.leaves(feature_mask)[0], dict(
             scores=jnp.full((B, K), NEG_INF).at[:, 0].set(0.0),
             dead=jnp.zeros((B,), jnp.int32),
             prev=jnp.full((B * K,), -1, jnp.int32),

@@ -103,15 +103,21 @@ class Mixture:
 
     e.g. TAP, WAP and a GRU language model. ``params`` is a tuple with one parameter pytree
     per family, in the order of ``families``; each family encodes once and then steps on
-    its own state. All families must share the vocabulary. The state's ``alpha``/``beta``
+    its own state. With ``weights=None`` the weights are an input instead (one compiled search
+    serves every setting, e.g. while tuning them on a validation set): ``params`` is
+    ``{"members": that tuple, "weights": float array [n]}``. Each family reads its own input (TAP the points, WAP an image):
+    ``features`` and ``feature_mask`` are tuples with one entry per family, in that order, or
+    arrays that every family reads. All families must share the vocabulary. The state's ``alpha``/``beta``
     are those of the first family that has them (families may attend over different
     annotation lengths, so they are not averaged).
     """
 
     families: tuple
-    weights: tuple
+    weights: tuple | None
 
     def __post_init__(self):
+        if self.weights is None and self.families:
+            return
         if len(self.families) != len(self.weights) or not self.families:
             raise ValueError(
                 f"Mixture: need one weight per family, got {len(self.families)} families "
@@ -120,16 +126,24 @@ class Mixture:
         if any(w < 0 for w in self.weights) or not math.isclose(sum(self.weights), 1.0, abs_tol=1e-6):
             raise ValueError(f"Mixture: weights must be non-negative and sum to 1, got {self.weights}")
 
+    def _members(self, params) -> tuple:
+        return params if self.weights is not None else params["members"]
+
     def encode(self, params, features, feature_mask):
-        return tuple(f.encode(p, features, feature_mask) for f, p in zip(self.families, params))
+        per_family = lambda x: x if isinstance(x, tuple) else (x,) * len(self.families)
+        return tuple(f.encode(p, x, m) for f, p, x, m in
+                     zip(self.families, self._members(params), per_family(features), per_family(feature_mask),
+                         strict=True))
 
     def init_state(self, params, enc):
-        members = tuple(f.init_state(p, e) for f, p, e in zip(self.families, params, enc))
+        members = tuple(f.init_state(p, e) for f, p, e in zip(self.families, self._members(params), enc))
         return {"members": members, **self._attention(members)}
 
     def step(self, params, enc, state, prev_tokens):
-        outs = [f.step(p, e, s, prev_tokens) for f, p, e, s in zip(self.families, params, enc, state["members"])]
-        log_w = jnp.log(jnp.asarray(self.weights, jnp.float32))[:, None, None]
+        outs = [f.step(p, e, s, prev_tokens)
+                for f, p, e, s in zip(self.families, self._members(params), enc, state["members"])]
+        weights = self.weights if self.weights is not None else params["weights"]
+        log_w = jnp.log(jnp.asarray(weights, jnp.float32))[:, None, None]
         log_probs = jax.nn.logsumexp(jnp.stack([lp for lp, _ in outs]) + log_w, axis=0)
         members = tuple(s for _, s in outs)
         return log_probs, {"members": members, **self._attention(members)}

@@ -13,6 +13,10 @@ loss varies over ``'data'``, so inside ``shard_map`` the gradient of a device's 
 respect to the parameters is already summed over devices by ``jax.grad`` (the transpose of
 the implicit broadcast is a ``psum``): it *is* the global gradient, and the ``pmean`` over
 the axis that ``jax.pmap`` training needed is a no-op we leave out.
+
+A model with state that training updates outside the gradient (batch normalisation's running
+averages) trains with a :class:`StatefulTrainState` and ``make_train_step(..., stateful=True)``:
+its loss also takes and returns that state, which the step carries from batch to batch.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ AXIS = "data"
 
 # loss_fn(params, batch, rng) -> (local loss sum, (local weight, dict of local metric sums))
 LossFn = Callable[[Any, dict, jax.Array], tuple[jax.Array, tuple[jax.Array, dict]]]
+# stateful: loss_fn(params, batch, rng, model_state) -> (loss sum, (weight, metric sums, new model_state))
+StatefulLossFn = Callable[[Any, dict, jax.Array, Any], tuple[jax.Array, tuple[jax.Array, dict, Any]]]
 
 
 @struct.dataclass
@@ -41,8 +47,19 @@ class TrainState:
     opt_state: Any
 
     @classmethod
-    def create(cls, params, tx: optax.GradientTransformation) -> "TrainState":
-        return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+    def create(cls, params, tx: optax.GradientTransformation, model_state=None) -> "TrainState":
+        """A fresh state; a :class:`StatefulTrainState` when ``model_state`` is given."""
+        fields = dict(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+        return cls(**fields) if model_state is None else StatefulTrainState(**fields, model_state=model_state)
+
+
+@struct.dataclass
+class StatefulTrainState(TrainState):
+    """A :class:`TrainState` that also carries the model's state that training updates outside the
+    gradient (e.g. ``{"batch_stats": ...}``, batch normalisation's running averages). A separate class,
+    so that the checkpoints of stateless models keep their tree."""
+
+    model_state: Any
 
 
 def data_mesh(devices=None) -> jax.sharding.Mesh:
@@ -81,7 +98,8 @@ def global_mean(local_sum: jax.Array, local_weight: jax.Array) -> jax.Array:
     return local_sum / jax.lax.psum(local_weight, AXIS)
 
 
-def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, mesh: jax.sharding.Mesh):
+def make_train_step(loss_fn: LossFn | StatefulLossFn, tx: optax.GradientTransformation, mesh: jax.sharding.Mesh,
+                    stateful: bool = False):
     """Compiles one data-parallel optimisation step ``(state, batch, rng) -> (state, metrics)``.
 
     ``loss_fn(params, batch, rng)`` sees this device's rows and returns its loss *sum*, the
@@ -90,21 +108,30 @@ def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, mesh: jax
     ``rng`` is the same on every device: a loss that needs randomness per example should
     fold in the example's index (the batch's ``'index'``) so that results do not depend on
     the device count.
+
+    ``stateful``: ``state`` is a :class:`StatefulTrainState` and ``loss_fn(params, batch, rng,
+    model_state)`` also returns the model state after the batch (a :data:`StatefulLossFn`), the
+    state's next ``model_state``. It must be the same on every device (e.g. batch statistics
+    summed over the ``'data'`` axis).
     """
 
     def local_step(state: TrainState, batch: dict, rng: jax.Array):
         def objective(params):
-            loss_sum, (weight, metric_sums) = loss_fn(params, batch, rng)
-            return global_mean(loss_sum, weight), (weight, metric_sums)
+            if stateful:
+                loss_sum, (weight, metric_sums, model_state) = loss_fn(params, batch, rng, state.model_state)
+            else:
+                (loss_sum, (weight, metric_sums)), model_state = loss_fn(params, batch, rng), None
+            return global_mean(loss_sum, weight), (weight, metric_sums, model_state)
 
-        (loss, (weight, metric_sums)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+        (loss, (weight, metric_sums, model_state)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         total = jax.lax.psum(weight, AXIS)
         metrics = {k: jax.lax.psum(v, AXIS) / total for k, v in metric_sums.items()}
         metrics["loss"] = jax.lax.psum(loss, AXIS)
         metrics["grad_norm"] = optax.tree.norm(grads)
-        return TrainState(state.step + 1, params, opt_state), metrics
+        state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
+        return (state.replace(model_state=model_state) if stateful else state), metrics
 
     step = jax.shard_map(local_step, mesh=mesh, in_specs=(P(), P(AXIS), P()), out_specs=(P(), P()))
     return jax.jit(step, donate_argnums=(0,))

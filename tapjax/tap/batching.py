@@ -1,11 +1,12 @@
-"""Length-bucketed, padded batches for a (sharded) TAP train or eval step.
+"""Length-bucketed, padded batches for a (sharded) TAP or WAP train or eval step.
 
 Every batch has ``B = batch_size`` rows (``batch_size`` must be divisible by
-``num_devices`` so the batch shards evenly), ``N`` points and ``T`` tokens,
-with ``N`` and ``T`` taken from small fixed sets of bucket lengths so a jitted
-step compiles only a few shapes. ``N`` is a multiple of ``point_multiple``: the model's
-stride (:attr:`tapjax.tap.model.TAP.stride`, 4 for the paper's tracker, which halves the
-point sequence twice).
+``num_devices`` so the batch shards evenly), the arrays of its ``inputs``
+(:mod:`tapjax.tap.inputs`: TAP's points, WAP's images, or both for a mixture) and ``T``
+tokens. Each input's length (points, image columns) is taken from a small fixed set of bucket
+lengths, multiples of the input's ``multiple`` (the model's stride: 4 for the paper's tracker,
+which halves the point sequence twice; 16 for WAP's watcher), and so is ``T``, so a jitted step
+compiles only a few shapes. Rows are grouped by the first input's buckets.
 
 A bucket's last, partial batch is filled with dummy rows (``index`` -1, all
 masks 0) unless ``drop_remainder``: with padding every expression is seen
@@ -13,13 +14,14 @@ exactly once per epoch; masked rows contribute nothing to a masked loss.
 
 Batch arrays (numpy):
 
-- ``features`` float32 ``[B, N, 8]``, ``feature_mask`` float32 ``[B, N]`` (1 real point)
+- the inputs' arrays, e.g. ``features`` float32 ``[B, N, 8]`` and ``feature_mask`` float32
+  ``[B, N]`` (1 real point) for :class:`~tapjax.tap.inputs.Points`
 - ``tokens`` int32 ``[B, T]``: caption ids, then :data:`~tapjax.tap.symbols.EOS`, then 0
 - ``token_mask`` float32 ``[B, T]``: 1 for the caption and its EOS
-- ``align`` uint8 ``[B, T, N]``: 1 iff point ``n`` belongs to a stroke drawn for token ``t``
+- ``align`` uint8 ``[B, T, N]`` (with points only): 1 iff point ``n`` belongs to a stroke drawn for token ``t``
 - ``index`` int32 ``[B]``: the row of the expression in the split, -1 for padding
 
-With ``targets=False`` (decoding) a batch holds only ``features``, ``feature_mask`` and
+With ``targets=False`` (decoding) a batch holds only the inputs' arrays and
 ``index``: the captions are not encoded, so a reference with a symbol outside the
 vocabulary is decoded and scored like any other.
 
@@ -35,7 +37,7 @@ import numpy as np
 
 from tapjax.common.buckets import fit_bucket, round_up
 from tapjax.tap.crohme import Split
-from tapjax.tap.strokes import NUM_FEATURES
+from tapjax.tap.inputs import Images, Points
 from tapjax.tap.symbols import EOS, Vocab
 
 TAIL_QUANTILES = (0.95, 0.99)
@@ -101,75 +103,77 @@ def _encode(split: Split, vocab: Vocab, i: int) -> list[int]:
 
 
 def make_batch(split: Split, vocab: Vocab, rows: Sequence[int], batch_size: int,
-               n_points: int, n_tokens: int, targets: bool = True) -> dict[str, np.ndarray]:
-    """The padded arrays of one batch (see the module docstring; ``targets=False``: inputs only).
-
-    Rows past ``len(rows)`` are dummies (index -1, zero masks).
-    """
-    batch = {
-        "features": np.zeros((batch_size, n_points, NUM_FEATURES), np.float32),
-        "feature_mask": np.zeros((batch_size, n_points), np.float32),
-        "index": np.full(batch_size, -1, np.int32),
-    }
-    for b, i in enumerate(rows):
-        n = len(split.features[i])
-        batch["features"][b, :n] = split.features[i]
-        batch["feature_mask"][b, :n] = 1
-        batch["index"][b] = i
+               sizes: dict[Points | Images, int], n_tokens: int, targets: bool = True) -> dict[str, np.ndarray]:
+    """The padded arrays of one batch (see the module docstring): each input of ``sizes`` padded to
+    its length there; ``targets=False``: inputs only. Rows past ``len(rows)`` are dummies (index -1,
+    zero masks)."""
+    batch = {"index": np.full(batch_size, -1, np.int32)}
+    batch["index"][:len(rows)] = rows
+    for kind, length in sizes.items():
+        batch.update(kind.arrays(split, rows, batch_size, length))
     if targets:
+        n_points = next((length for kind, length in sizes.items() if isinstance(kind, Points)), None)
         batch.update(_targets(split, vocab, rows, batch_size, n_points, n_tokens))
     return batch
 
 
 def _targets(split: Split, vocab: Vocab, rows: Sequence[int], batch_size: int,
-             n_points: int, n_tokens: int) -> dict[str, np.ndarray]:
-    """``tokens``, ``token_mask`` and ``align`` of a batch (see the module docstring)."""
+             n_points: int | None, n_tokens: int) -> dict[str, np.ndarray]:
+    """``tokens``, ``token_mask`` and (with ``n_points``) ``align`` of a batch (see the module docstring)."""
     out = {
         "tokens": np.zeros((batch_size, n_tokens), np.int32),
         "token_mask": np.zeros((batch_size, n_tokens), np.float32),
-        "align": np.zeros((batch_size, n_tokens, n_points), np.uint8),
     }
+    if n_points is not None:
+        out["align"] = np.zeros((batch_size, n_tokens, n_points), np.uint8)
     for b, i in enumerate(rows):
         ids = _encode(split, vocab, i)
         t = len(ids)
         out["tokens"][b, :t] = ids
         out["token_mask"][b, :t] = 1
-        out["align"][b, :t - 1, :len(split.features[i])] = _align_matrix(
-            split.token_strokes[i], split.point_strokes[i], split.stroke_count[i])
+        if n_points is not None:
+            out["align"][b, :t - 1, :len(split.features[i])] = _align_matrix(
+                split.token_strokes[i], split.point_strokes[i], split.stroke_count[i])
     return out
 
 
-def batches(split: Split, vocab: Vocab, batch_size: int, *, buckets: Sequence[int] | None = None,
-            point_multiple: int, token_buckets: Sequence[int] | None = None, shuffle: bool = True, seed: int = 0,
-            epoch: int = 0, num_devices: int = 1, max_tokens: int | None = None,
+def batches(split: Split, vocab: Vocab, batch_size: int, *, inputs: Sequence[Points | Images],
+            buckets: Sequence[int] | None = None, token_buckets: Sequence[int] | None = None, shuffle: bool = True,
+            seed: int = 0, epoch: int = 0, num_devices: int = 1, max_tokens: int | None = None,
             drop_remainder: bool = False, targets: bool = True) -> Iterator[dict[str, np.ndarray]]:
     """Padded batches over ``split`` (see the module docstring).
 
-    ``buckets``: the padded point lengths (default :func:`bucket_lengths` of the split, multiples
-    of ``point_multiple``).
-    ``token_buckets``: the padded token lengths; by default each point bucket has one
+    ``inputs``: the arrays each batch holds (:func:`tapjax.tap.inputs.sized`), the rows grouped by
+    the first one's buckets.
+    ``buckets``: the first input's padded lengths (default :func:`bucket_lengths` of the split,
+    multiples of its ``multiple``); every other input is padded to its :func:`bucket_lengths`.
+    ``token_buckets``: the padded token lengths; by default each bucket of the first input has one
     (:func:`token_lengths_per_bucket`), so shapes come in at most ``len(buckets)`` pairs.
     ``max_tokens``: leave out expressions whose caption plus EOS is longer.
     """
     if batch_size % num_devices:
         raise ValueError(f"batch_size {batch_size} is not divisible by num_devices {num_devices}")
+    if not inputs:
+        raise ValueError("batches: no input to batch (points or images)")
     rows = np.arange(len(split))
     token_lengths = np.array([len(t) + 1 for t in split.tokens], dtype=int)
     if max_tokens is not None:
         rows = rows[token_lengths <= max_tokens]
-    point_lengths = np.array([len(split.features[i]) for i in rows], dtype=int)
     if len(rows) == 0:
         return
-    buckets = tuple(buckets or bucket_lengths(point_lengths, point_multiple))
-    fit_bucket(int(point_lengths.max()), buckets, "point")  # fail before the first batch, not silently
-    per_bucket = token_lengths_per_bucket(point_lengths, token_lengths[rows], buckets)
+    lengths = {kind: kind.lengths(split)[rows] for kind in inputs}
+    kind_buckets = {kind: tuple(bucket_lengths(lengths[kind], kind.multiple)) for kind in inputs[1:]}
+    kind_buckets = {inputs[0]: tuple(buckets or bucket_lengths(lengths[inputs[0]], inputs[0].multiple)), **kind_buckets}
+    for kind in inputs:  # fail before the first batch, not silently
+        fit_bucket(int(lengths[kind].max()), kind_buckets[kind], kind.unit)
+    first, first_buckets = lengths[inputs[0]], kind_buckets[inputs[0]]
+    per_bucket = token_lengths_per_bucket(first, token_lengths[rows], first_buckets)
     rng = np.random.default_rng([seed, epoch])
-    for positions in _batch_indices(point_lengths, buckets, batch_size, shuffle, rng,
-                                    drop_remainder):
+    for positions in _batch_indices(first, first_buckets, batch_size, shuffle, rng, drop_remainder):
         chosen = rows[positions]
-        n_points = fit_bucket(int(point_lengths[positions].max()), buckets, "point")
+        sizes = {kind: fit_bucket(int(lengths[kind][positions].max()), kind_buckets[kind], kind.unit) for kind in inputs}
         if token_buckets:
             n_tokens = fit_bucket(int(token_lengths[chosen].max()), tuple(token_buckets), "token")
         else:
-            n_tokens = int(per_bucket[np.searchsorted(buckets, point_lengths[positions])].max())
-        yield make_batch(split, vocab, chosen, batch_size, n_points, n_tokens, targets)
+            n_tokens = int(per_bucket[np.searchsorted(first_buckets, first[positions])].max())
+        yield make_batch(split, vocab, chosen, batch_size, sizes, n_tokens, targets)

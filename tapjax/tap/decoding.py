@@ -20,35 +20,38 @@ from tapjax.common import sharding
 from tapjax.common.beam import beam_search
 from tapjax.common.buckets import round_up
 from tapjax.common.family import Family
-from tapjax.tap import batching, exprate
+from tapjax.tap import batching, exprate, inputs
 from tapjax.tap.crohme import Split
 from tapjax.tap.symbols import Vocab
 
 
-def split_batches(split: Split, vocab: Vocab, config: ml_collections.ConfigDict, stride: int, *,
+def split_batches(split: Split, vocab: Vocab, config: ml_collections.ConfigDict, kinds, *,
                   batch_size: int, shuffle: bool, epoch: int = 0, num_devices: int = 1,
                   max_tokens: int | None = None, targets: bool = True):
-    """Length-bucketed batches of ``split`` under ``config`` (points padded to multiples of the
-    model's ``stride``); ``data.pad_to_longest``: one shape for the whole split (one compilation).
+    """Length-bucketed batches of ``split`` under ``config`` holding the inputs ``kinds`` read
+    (:mod:`tapjax.tap.inputs`: one kind, or a tuple for a mixture), padded to multiples of their
+    strides; ``data.pad_to_longest``: one shape for the whole split (one compilation).
 
     ``max_tokens`` leaves out longer captions (training only: evaluation decodes every expression);
     ``targets=False`` gives the inputs only (decoding: the captions are not encoded).
     """
+    sized = inputs.sized(kinds)
     buckets = token_buckets = None
     if config.data.pad_to_longest:
-        buckets = (int(round_up(max(len(f) for f in split.features), stride)),)
+        buckets = (int(round_up(sized[0].lengths(split).max(), sized[0].multiple)),)
         token_buckets = (max(len(t) for t in split.tokens) + 1,)
-    return batching.batches(split, vocab, batch_size, point_multiple=stride, buckets=buckets,
+    return batching.batches(split, vocab, batch_size, inputs=sized, buckets=buckets,
                             token_buckets=token_buckets, shuffle=shuffle, seed=config.train.seed, epoch=epoch,
                             num_devices=num_devices, max_tokens=max_tokens, targets=targets)
 
 
 @functools.lru_cache(maxsize=16)
-def _sharded_search(family: Family, mesh: jax.sharding.Mesh, beam: int, max_len: int, length_norm: bool):
-    """``(params, batch) -> (tokens [B, max_len], lengths [B])`` of each row's best hypothesis, sharded."""
+def _sharded_search(family: Family, kinds, mesh: jax.sharding.Mesh, beam: int, max_len: int, length_norm: bool):
+    """``(params, batch) -> (tokens [B, max_len], lengths [B])`` of each row's best hypothesis, sharded;
+    ``family`` reads the inputs ``kinds`` of the batch."""
 
     def best(params, batch):
-        result = beam_search(family, params, batch["features"], batch["feature_mask"], beam=beam, max_len=max_len,
+        result = beam_search(family, params, *inputs.read(kinds, batch), beam=beam, max_len=max_len,
                              length_norm=length_norm)
         return result.tokens[:, 0], result.lengths[:, 0]
 
@@ -56,22 +59,24 @@ def _sharded_search(family: Family, mesh: jax.sharding.Mesh, beam: int, max_len:
 
 
 def decode(family: Family, params, split: Split, vocab: Vocab, config: ml_collections.ConfigDict, *,
-           stride: int, beam: int, mesh: jax.sharding.Mesh | None = None) -> list[list[str]]:
+           kinds, beam: int, mesh: jax.sharding.Mesh | None = None) -> list[list[str]]:
     """The best hypothesis (beam ``beam``, 1 = greedy; ``eval.max_len`` steps at most; ranked as
     ``eval.length_norm`` says, :func:`~tapjax.common.beam.beam_search`) for each expression of
     ``split``, in order.
 
-    ``family`` is a TAP model or an :class:`~tapjax.common.family.Ensemble` of them (Eq. 32);
-    ``stride`` its input points per annotation step; ``mesh`` defaults to every local device.
+    ``family`` is a TAP or WAP model, an :class:`~tapjax.common.family.Ensemble` of one of them
+    (Eq. 32) or a :class:`~tapjax.common.family.Mixture` of families (Eq. 33); ``kinds`` the inputs it
+    reads (:mod:`tapjax.tap.inputs`: a tuple with one per member for a mixture); ``mesh`` defaults to
+    every local device.
     """
     mesh = mesh or sharding.data_mesh(jax.local_devices())
     n = mesh.devices.size
-    search = _sharded_search(family, mesh, beam, config.eval.max_len, config.eval.length_norm)
+    search = _sharded_search(family, kinds, mesh, beam, config.eval.max_len, config.eval.length_norm)
     params = sharding.replicate(params, mesh)
     hyps = [None] * len(split)
-    for batch in split_batches(split, vocab, config, stride, batch_size=int(round_up(config.eval.batch_size, n)),
+    for batch in split_batches(split, vocab, config, kinds, batch_size=int(round_up(config.eval.batch_size, n)),
                                shuffle=False, num_devices=n, targets=False):
-        tokens, lengths = search(params, sharding.shard_batch(_decoder_inputs(batch), mesh))
+        tokens, lengths = search(params, sharding.shard_batch(batch, mesh))
         tokens, lengths = np.asarray(tokens), np.asarray(lengths)
         for row, index in enumerate(batch["index"]):
             if index >= 0:
@@ -79,13 +84,9 @@ def decode(family: Family, params, split: Split, vocab: Vocab, config: ml_collec
     return hyps
 
 
-def _decoder_inputs(batch: dict) -> dict:
-    return {k: batch[k] for k in ("features", "feature_mask")}
-
-
 def score(family: Family, params, split: Split, vocab: Vocab, config: ml_collections.ConfigDict, *,
-          stride: int, beam: int) -> dict:
+          kinds, beam: int) -> dict:
     """Decodes ``split`` and scores it: ``{"n", "wer", "exprate", "le1", "le2", "le3"}``."""
-    scores = exprate.score(list(split.tokens), decode(family, params, split, vocab, config, stride=stride, beam=beam))
+    scores = exprate.score(list(split.tokens), decode(family, params, split, vocab, config, kinds=kinds, beam=beam))
     scores.pop("per_stroke_count")
     return scores

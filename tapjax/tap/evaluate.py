@@ -1,14 +1,28 @@
-"""Scores trained TAP runs on a CROHME split: one run, or several as an ensemble (TAP Eq. 32).
+"""Scores trained runs on a CROHME split: one run, several as an ensemble (TAP Eq. 32), or a
+mixture of families with a language model (TAP Eq. 33).
 
     python -m tapjax.evaluate [--checkpoint DIR [--checkpoint DIR2 ...]] --split test2014 \\
         [--beam K] [--max_len N] [--[no-]length_norm] [--batch_size B] [--data_dir D] [--limit N] [--json] \\
-        [--predictions FILE]
+        [--predictions FILE] [--lm LM_DIR] [--weights W1,W2,... | --weights_file FILE]
 
 ``DIR`` is a run's workdir (``config.json`` + ``checkpoints/``, as written by
 :func:`tapjax.tap.trainer.train_and_evaluate`); its best checkpoint is used, else its latest.
 Without ``--checkpoint`` the model shipped with tapjax is scored (:mod:`tapjax.tap.pretrained`).
 Several ``--checkpoint`` runs must share the model config and vocabulary and are decoded
-as one :class:`~tapjax.common.family.Ensemble`. Every decoding setting not given falls back
+as one :class:`~tapjax.common.family.Ensemble`. A run is TAP or WAP, as its config's
+``model.family`` says (:mod:`tapjax.tap.families`).
+
+With ``--weights`` (or ``--weights_file``, a file written by ``python -m
+tapjax.tap.mixture_weights``, which chooses them on the validation set) each ``--checkpoint``
+run is instead one member of a :class:`~tapjax.common.family.Mixture`, of any family (e.g. a TAP
+run and a WAP run), followed by the GRU language model saved in ``--lm`` (``python -m
+tapjax.tap.language_model``), if given: at every step the members' probabilities are summed with
+the weights, one per member in that order, ``>= 0`` and summing to 1 (Eq. 33); each member reads
+its own input (TAP the points, WAP the rendered image). E.g. the paper's best system::
+
+    python -m tapjax.evaluate --split test2014 --checkpoint TAP_RUN --checkpoint WAP_RUN --lm LM_DIR \\
+        --weights 0.5,0.3,0.2 --beam 10 --json
+ Every decoding setting not given falls back
 to the (first) run's own config: ``--beam`` to ``eval.test_beam``, ``--max_len`` to
 ``eval.max_len``, ``--batch_size`` to ``eval.batch_size``, ``--[no-]length_norm`` to
 ``eval.length_norm`` (rank hypotheses by log-probability per symbol, as the TAP authors'
@@ -38,8 +52,10 @@ from pathlib import Path
 import jax
 
 from tapjax.common.cli import run_cli
+from tapjax.common.cli import InputError
 from tapjax.tap import crohme, decoding, exprate, pretrained
-from tapjax.tap.runs import Runs, add_length_norm_flag, override
+from tapjax.tap.mixture_weights import parse_weights, read_weights
+from tapjax.tap.runs import Runs, add_length_norm_flag, load_mixture, load_split, override, with_weights
 from tapjax.tap.symbols import Vocab
 
 SPLITS = ("test2014", "test2016", "test2013", "valid")
@@ -50,7 +66,7 @@ EVAL_FLAGS = ("max_len", "batch_size", "length_norm")
 def evaluate(runs: Runs, split: crohme.Split, beam: int) -> tuple[dict, list[dict]]:
     """Scores ``split`` (summary as in the module docstring) and lists the per-expression predictions."""
     start = time.time()
-    hyps = decoding.decode(runs.family, runs.params, split, runs.vocab, runs.config, stride=runs.stride, beam=beam)
+    hyps = decoding.decode(runs.family, runs.params, split, runs.vocab, runs.config, kinds=runs.kinds, beam=beam)
     seconds = time.time() - start
     scores = exprate.score(list(split.tokens), hyps, split.stroke_count)
     summary = {"split": split.name, **scores, "beam": beam, "devices": jax.local_device_count(), "seconds": seconds,
@@ -98,18 +114,34 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--predictions", default=None, metavar="FILE",
                         help="per-expression predictions (default: DIR/predictions_<split>.jsonl; none for the "
                              "shipped model)")
+    parser.add_argument("--lm", default=None, metavar="DIR",
+                        help="with --weights: a GRU language model (python -m tapjax.tap.language_model), the "
+                             "mixture's last member")
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--weights", default=None, metavar="W1,W2,...",
+                         help="mix the --checkpoint runs, then --lm, with these weights (Eq. 33)")
+    weights.add_argument("--weights_file", default=None, metavar="FILE",
+                         help="the weights chosen by python -m tapjax.tap.mixture_weights")
     return parser
+
+
+def load(args: argparse.Namespace) -> Runs:
+    """What the flags ask to decode: a mixture (with ``--weights`` or ``--weights_file``), the runs
+    (one, or an ensemble), or the shipped model."""
+    if args.weights is None and args.weights_file is None:
+        if args.lm:
+            raise InputError("--lm", "a language model decodes only in a mixture: give --weights or --weights_file")
+        return pretrained.load_runs(args.checkpoint, args.data_dir)
+    weights = parse_weights(args.weights) if args.weights is not None else read_weights(args.weights_file)
+    return with_weights(load_mixture(args.checkpoint, args.lm, args.data_dir), weights,
+                        "--weights" if args.weights is not None else args.weights_file)
 
 
 def _main(argv: list[str] | None) -> None:
     args = _parser().parse_args(argv)
-    runs = pretrained.load_runs(args.checkpoint, args.data_dir)
+    runs = load(args)
     override(runs, {name: getattr(args, name) for name in EVAL_FLAGS})
-    data_dir = args.data_dir or runs.config.data.root or None
-    split = crohme.load_split(args.split, data_dir, runs.config.data.cache_dir or None,
-                              crohme.preprocessing(runs.config.data))
-    if args.limit:
-        split = split.take(range(min(args.limit, len(split))))
+    split = load_split(runs, args.split, args.data_dir, args.limit)
     summary, predictions = evaluate(runs, split, runs.config.eval.test_beam if args.beam is None else args.beam)
     if args.predictions or args.checkpoint:
         path = Path(args.predictions or Path(args.checkpoint[0]) / f"predictions_{args.split}.jsonl")

@@ -33,6 +33,7 @@ from tapjax.common.cli import InputError, run_cli
 from tapjax.tap import crohme
 from tapjax.tap.model import TAP
 from tapjax.tap import runs
+from tapjax.tap.inputs import Points
 from tapjax.tap.runs import Runs
 from tapjax.tap.symbols import Vocab
 
@@ -53,7 +54,7 @@ def load(where: str | Path | None = None) -> Runs:
     config = ml_collections.ConfigDict(meta["config"])
     model = TAP.from_config(config.model)
     params = _unflatten(where / PARAMS, jax.eval_shape(model.init, jax.random.key(0)))
-    return Runs(model, params, config, Vocab(meta["vocab"]), model.stride)
+    return Runs(model, params, config, Vocab(meta["vocab"]), Points(model.stride))
 
 
 def load_config(workdirs: Sequence[str]) -> ml_collections.ConfigDict:

@@ -1,9 +1,12 @@
-"""Trained TAP runs: a workdir's config and checkpoints, loaded for decoding.
+"""Trained TAP or WAP runs: a workdir's config and checkpoints, loaded for decoding.
 
 A run's workdir (as written by :func:`tapjax.tap.trainer.train_and_evaluate`) holds its
-``config.json`` and ``checkpoints/{best,latest}``. :func:`load_runs` loads one run (a TAP
-model) or several of one model config (an :class:`~tapjax.common.family.Ensemble`, TAP
-Eq. 32). Unusable runs raise :class:`~tapjax.common.cli.InputError`.
+``config.json`` and ``checkpoints/{best,latest}``; its config's ``model.family`` says which model
+it is (:mod:`tapjax.tap.families`). :func:`load_runs` loads one run (a TAP or WAP model) or
+several of one model config (an :class:`~tapjax.common.family.Ensemble`, TAP Eq. 32);
+:func:`load_mixture` loads runs of any families and a GRU language model
+(:mod:`tapjax.tap.language_model`) as one :class:`~tapjax.common.family.Mixture` (TAP Eq. 33),
+each member reading its own input. Unusable runs raise :class:`~tapjax.common.cli.InputError`.
 """
 
 from __future__ import annotations
@@ -16,27 +19,35 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 
 from tapjax.common import sharding
 from tapjax.common.checkpoint import Checkpoints, abstract
 from tapjax.common.cli import InputError
-from tapjax.common.family import Ensemble, Family, stack_params
+from tapjax.common.family import Ensemble, Family, Mixture, stack_params
 from tapjax.common.paths import data_root
-from tapjax.tap import crohme, weight_noise
-from tapjax.tap.model import TAP
+from tapjax.tap import crohme, families, language_model, weight_noise
+from tapjax.tap.inputs import Images, Points, Rows
 from tapjax.tap.symbols import Vocab
 
 
 @dataclasses.dataclass(frozen=True)
 class Runs:
-    """Trained runs ready to decode: ``family`` (a TAP model or an ensemble of them) and its ``params``."""
+    """Trained runs ready to decode: ``family`` (a TAP or WAP model or an ensemble of them), its
+    ``params`` and the input it reads (``kinds``, :mod:`tapjax.tap.inputs`), or a mixture of
+    families (:func:`load_mixture`: ``kinds`` a tuple, one per member)."""
 
     family: Family
     params: Any
     config: ml_collections.ConfigDict
     vocab: Vocab
-    stride: int  # input points per annotation step
+    kinds: Points | Images | tuple
+
+    @property
+    def stride(self) -> int:
+        """Input points (image columns) per annotation step."""
+        return self.kinds.multiple
 
 
 def load_config(workdir: str | os.PathLike) -> ml_collections.ConfigDict:
@@ -70,37 +81,43 @@ def _check_same_model(workdirs: Sequence[str], configs: Sequence[ml_collections.
                                       + ", ".join(f"{k} ({first.get(k)} vs {other.get(k)})" for k in differ))
 
 
-def restore_params(checkpoints: Checkpoints, model: TAP, config: ml_collections.ConfigDict,
-                   kinds: Sequence[str] = ("best",)):
-    """The model parameters of the first sound checkpoint of ``kinds`` of a run trained with ``config``
+def _fresh_state(model, config: ml_collections.ConfigDict, rng: jax.Array) -> sharding.TrainState:
+    """A new train state of a run of ``config`` (what its checkpoints hold)."""
+    params, model_state = families.init(model, rng)
+    return sharding.TrainState.create(weight_noise.train_params(params, config.train), weight_noise.optimizer(config),
+                                      model_state)
+
+
+def restore_state(checkpoints: Checkpoints, model, config: ml_collections.ConfigDict,
+                  kinds: Sequence[str] = ("best",)) -> sharding.TrainState | None:
+    """The train state of the first sound checkpoint of ``kinds`` of a run trained with ``config``
     (:meth:`~tapjax.common.checkpoint.Checkpoints.restore_first`), or None if there is none (restored
     onto the first device, into the tree :func:`~tapjax.common.checkpoint.abstract` describes)."""
-    tx = weight_noise.optimizer(config)
     rng = jax.random.key(config.train.seed)
-    state = abstract(lambda: sharding.TrainState.create(weight_noise.train_params(model.init(rng), config.train), tx),
-                     jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+    state = abstract(lambda: _fresh_state(model, config, rng), jax.sharding.SingleDeviceSharding(jax.devices()[0]))
     like = {"state": state, "epoch": 0, "step_in_epoch": 0,
             "rng": rng, "best_wer": 0.0, "bad_epochs": 0, "train_seconds": 0.0}
     restored = checkpoints.restore_first(kinds, like)
-    return None if restored is None else weight_noise.means(restored["state"].params)
+    return None if restored is None else restored["state"]
 
 
-def _restore(workdir: str, model: TAP, config) -> Any:
-    """The best checkpoint's parameters (the latest's if there is no best, or, with a warning, if the
-    best is corrupt)."""
+def _restore(workdir: str, model, config) -> Any:
+    """What the model decodes with (:func:`tapjax.tap.families.state_variables`, the means under weight
+    noise) from the best checkpoint (the latest if there is no best, or, with a warning, if the best
+    is corrupt)."""
     if not (Path(workdir) / "checkpoints").is_dir():
         raise InputError(workdir, "no checkpoints/ folder (the run saved no checkpoint)")
     checkpoints = Checkpoints(workdir)
     try:
-        params = restore_params(checkpoints, model, config, ("best", "latest"))
+        state = restore_state(checkpoints, model, config, ("best", "latest"))
     except (ValueError, KeyError, TypeError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(workdir, f"the checkpoint does not match config.json ({first_line})") from None
     finally:
         checkpoints.close()
-    if params is None:
+    if state is None:
         raise InputError(workdir, "no checkpoint saved yet (checkpoints/best and checkpoints/latest are empty)")
-    return params
+    return families.state_variables(model, state, weight_noise.means(state.params))
 
 
 def override(runs: Runs, settings: dict[str, Any]) -> None:
@@ -117,18 +134,18 @@ def add_length_norm_flag(parser: argparse.ArgumentParser) -> None:
                              "(--no-length_norm: by the sum); default: the run's eval.length_norm")
 
 
-def _model(workdir: str, config: ml_collections.ConfigDict) -> TAP:
-    """The run's model; a model block this version cannot build (a run of an older tapjax, e.g.
-    one from before ``temporal_attention``) is an :class:`InputError`."""
+def _model(workdir: str, config: ml_collections.ConfigDict):
+    """The run's model (:func:`tapjax.tap.families.build`); a model block this version cannot build
+    (a run of an older tapjax, e.g. one from before ``temporal_attention``) is an :class:`InputError`."""
     try:
-        return TAP.from_config(config.model)
+        return families.build(config)
     except ValueError as error:
         raise InputError(Path(workdir) / "config.json",
                          f"a model this version of tapjax cannot build ({error}); retrain the run") from None
 
 
 def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None) -> Runs:
-    """One run (a TAP model) or several (an :class:`Ensemble`, TAP Eq. 32), checked against the vocabulary.
+    """One run (a TAP or WAP model) or several (an :class:`Ensemble`, TAP Eq. 32), checked against the vocabulary.
 
     The vocabulary is read from ``data_dir``, else the run's ``data.root``, else the default data root.
     """
@@ -146,6 +163,52 @@ def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None
                          f"model.vocab_size is {config.model.vocab_size} but the vocabulary has {len(vocab)} symbols")
     model = _model(workdirs[0], config)
     params = [_restore(w, model, c) for w, c in zip(workdirs, configs)]
+    kinds = families.inputs_of(model, config)
     if len(params) == 1:
-        return Runs(model, params[0], config, vocab, model.stride)
-    return Runs(Ensemble(model), stack_params(params), config, vocab, model.stride)
+        return Runs(model, params[0], config, vocab, kinds)
+    return Runs(Ensemble(model), stack_params(params), config, vocab, kinds)
+
+
+def load_mixture(workdirs: Sequence[str | os.PathLike], lm: str | os.PathLike | None,
+                 data_dir: str | None = None) -> Runs:
+    """The runs ``workdirs`` (each one member, of any family) and the language model saved in ``lm``
+    (:func:`tapjax.tap.language_model.load`; the last member, reading no ink) as one mixture (TAP
+    Eq. 33), of equal weights until :func:`with_weights` sets them. The mixture takes its weights as
+    an input (``Mixture(..., weights=None)``, ``params = {"members", "weights"}``), so that other
+    weights decode with the same compiled search; decoding settings and the vocabulary are the first
+    run's."""
+    if not workdirs:
+        raise InputError("--checkpoint", "a mixture needs at least one trained run")
+    members = [load_runs([w], data_dir) for w in workdirs]
+    first = members[0]
+    for workdir, run in zip(workdirs[1:], members[1:]):
+        if run.vocab.symbols != first.vocab.symbols:
+            raise InputError(workdir, f"cannot mix with {workdirs[0]}: another vocabulary")
+    parts = [(run.family, run.params, run.kinds) for run in members]
+    if lm is not None:
+        family, params = language_model.load(lm)
+        if family.config.vocab_size != len(first.vocab):
+            raise InputError(lm, f"a language model of {family.config.vocab_size} symbols; the runs have "
+                                 f"{len(first.vocab)}")
+        parts.append((family, params, Rows()))
+    family_list, params, kinds = zip(*parts)
+    equal = jnp.full(len(parts), 1 / len(parts), jnp.float32)
+    return Runs(Mixture(family_list, None), {"members": params, "weights": equal}, first.config, first.vocab, kinds)
+
+
+def with_weights(runs: Runs, weights: Sequence[float], where: str = "--weights") -> Runs:
+    """The mixture ``runs`` (:func:`load_mixture`) with ``weights``, one per member in order; weights
+    that are not that many, not all >= 0 or do not sum to 1 are an :class:`InputError` of ``where``."""
+    members = runs.params["members"]
+    if len(weights) != len(members) or any(w < 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
+        raise InputError(where, f"{tuple(weights)}: need {len(members)} weights (each --checkpoint, then --lm), "
+                                "each >= 0, summing to 1 (Eq. 33)")
+    return dataclasses.replace(runs, params={"members": members, "weights": jnp.asarray(weights, jnp.float32)})
+
+
+def load_split(runs: Runs, name: str, data_dir: str | None = None, limit: int = 0) -> crohme.Split:
+    """The split ``name`` preprocessed as the runs' config says (from ``data_dir``, else the config's
+    data root), its first ``limit`` expressions only if ``limit``."""
+    split = crohme.load_split(name, data_dir or runs.config.data.root or None, runs.config.data.cache_dir or None,
+                              crohme.preprocessing(runs.config.data))
+    return split.take(range(min(limit, len(split)))) if limit else split

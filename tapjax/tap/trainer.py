@@ -1,6 +1,8 @@
-"""Training and evaluation of TAP: ``train_and_evaluate(config, workdir)``.
+"""Training and evaluation of TAP or WAP: ``train_and_evaluate(config, workdir)``.
 
-One epoch is a pass over the length-bucketed training batches (order fixed by
+The config's ``model.family`` says which model trains (:mod:`tapjax.tap.families`: TAP, or WAP
+on the ink rendered as images, with the batch normalisation's running averages carried in the
+train state). One epoch is a pass over the length-bucketed training batches (order fixed by
 ``(seed, epoch)``), each step the data-parallel ``shard_map`` step of
 :mod:`tapjax.common.sharding` on the Eq. 29 loss (:mod:`tapjax.tap.loss`; in the adaptive
 weight-noise stage its variational form, :mod:`tapjax.tap.weight_noise`). After each epoch the
@@ -43,9 +45,8 @@ from tapjax.common.checkpoint import CheckpointMismatchError, Checkpoints, Corru
 from tapjax.common.cli import InputError, warn
 from tapjax.common.metric_writer import MetricWriter
 from tapjax.common.paths import dataset_dir
-from tapjax.tap import augment, averaging, crohme, decoding, runs, weight_noise
-from tapjax.tap.loss import AVERAGES, tap_loss
-from tapjax.tap.model import TAP
+from tapjax.tap import augment, averaging, crohme, decoding, families, runs, weight_noise
+from tapjax.tap.loss import AVERAGES
 from tapjax.tap.symbols import Vocab
 
 # What may change when a run resumes: decoding (validation/test beams, test sets, batch size),
@@ -70,7 +71,15 @@ def validate(config: ml_collections.ConfigDict, workdir: str | Path) -> None:
     ``train.average_last`` or one with adaptive weight noise, an ``augment`` setting out of range,
     a missing data folder
     (of train, the validation split, the test sets), a ``train.init_from`` (used by a new run) that
-    is not a run with a best checkpoint."""
+    is not a run with a best checkpoint, an unknown ``model.family``, adaptive weight noise for a
+    family with model state (WAP: not set up)."""
+    try:
+        model = families.build(config)
+    except ValueError as error:
+        raise InputError("model", str(error)) from None
+    if families.stateful(model) and weight_noise.is_adaptive(config.train):
+        raise InputError("train.weight_noise", f"adaptive weight noise is not set up for model.family "
+                                               f"{families.name(config)!r}")
     for name in config.eval.test_sets:
         if name not in crohme.SPLITS:
             raise InputError("eval.test_sets", f"unknown split {name!r}; known: {', '.join(crohme.SPLITS)} "
@@ -118,15 +127,11 @@ def complexity_weight(config: ml_collections.ConfigDict, num_train: int) -> floa
     return config.train.noise_complexity / num_train
 
 
-def make_loss_fn(model: TAP, config: ml_collections.ConfigDict, num_train: int = 1):
-    """``loss_fn(params, batch, rng)`` for :func:`sharding.make_train_step`: Eq. 29, averaged as
-    ``train.loss_average``; in the adaptive weight-noise stage over a posterior of ``num_train``
-    training expressions."""
-
-    def loss_fn(params, batch, rng):
-        return tap_loss(model, params, batch, config.train.guider_weight, config.train.loss_average,
-                        config.train.get("label_smoothing", 0.0))  # absent from runs saved before it
-
+def make_loss_fn(model, config: ml_collections.ConfigDict, num_train: int = 1):
+    """The loss for :func:`sharding.make_train_step` (stateful for WAP): Eq. 29, averaged as
+    ``train.loss_average`` (:func:`tapjax.tap.families.loss_fn`); in the adaptive weight-noise
+    stage over a posterior of ``num_train`` training expressions."""
+    loss_fn = families.loss_fn(model, config)
     if weight_noise.is_adaptive(config.train):
         return weight_noise.variational_loss(loss_fn, complexity_weight(config, num_train))
     return loss_fn
@@ -162,31 +167,34 @@ def _initial_record(model, config, tx, mesh, checkpoints: Checkpoints) -> dict:
     initialised from ``train.seed``, or from ``train.init_from``'s best checkpoint; in the adaptive
     weight-noise stage, a posterior around them."""
     rng = jax.random.key(config.train.seed)
-    params = weight_noise.train_params(model.init(jax.random.fold_in(rng, 0)), config.train)
-    state = sharding.replicate(sharding.TrainState.create(params, tx), mesh)
+    params, model_state = families.init(model, jax.random.fold_in(rng, 0))
+    state = sharding.replicate(sharding.TrainState.create(weight_noise.train_params(params, config.train), tx,
+                                                          model_state), mesh)
     record = {"state": state, "epoch": 0, "step_in_epoch": 0, "rng": rng, "best_wer": math.inf,
               "bad_epochs": 0, "train_seconds": 0.0}
     restored = checkpoints.restore_first(("latest", "best"), record)
     if restored is not None:
         return _as_python(restored)
     if config.train.init_from:  # e.g. the weight-noise annealing stage, from a finished run's best
-        params = weight_noise.train_params(_init_from(model, config), config.train)
-        record["state"] = sharding.replicate(sharding.TrainState.create(params, tx), mesh)
+        best = _init_from(model, config)
+        params = weight_noise.train_params(weight_noise.means(best.params), config.train)
+        record["state"] = sharding.replicate(sharding.TrainState.create(params, tx, getattr(best, "model_state", None)),
+                                             mesh)
     return record
 
 
-def _init_from(model, config):
-    """The best parameters of the run ``train.init_from`` (restored as its own config has them)."""
+def _init_from(model, config) -> sharding.TrainState:
+    """The best train state of the run ``train.init_from`` (restored as its own config has them)."""
     source = Checkpoints(config.train.init_from)
     try:
-        params = runs.restore_params(source, model, runs.load_config(config.train.init_from))
+        state = runs.restore_state(source, model, runs.load_config(config.train.init_from))
     except CheckpointMismatchError as error:
         raise InputError(config.train.init_from, f"train.init_from: not a run of this model ({error})") from None
     finally:
         source.close()
-    if params is None:
+    if state is None:
         raise InputError(config.train.init_from, "train.init_from: no best checkpoint there")
-    return params
+    return state
 
 
 def _as_python(record: dict) -> dict:
@@ -206,7 +214,8 @@ def train_epoch(record, step_fn, model, train, vocab, config, mesh, writer, chec
     bs = config.train.batch_size
     bar = tqdm.tqdm(initial=skip, desc=f"epoch {epoch}", unit="batch")
     start = time.time()
-    batches = decoding.split_batches(augment.for_epoch(train, config, epoch), vocab, config, model.stride,
+    batches = decoding.split_batches(augment.for_epoch(train, config, epoch), vocab, config,
+                                     families.inputs_of(model, config),
                                      batch_size=bs, shuffle=True, epoch=epoch,
                                      num_devices=n, max_tokens=config.data.max_tokens or None)
     for i, batch in enumerate(batches):
@@ -253,13 +262,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                             retired=RETIRED)
     run_config.save(workdir, config)
     workdir = Path(workdir)
-    model = TAP.from_config(config.model)
+    model = families.build(config)
     vocab, train, valid = load_data(config)
     mesh = sharding.data_mesh()
     # An epoch's steps, for the schedule: length bucketing adds at most one partial batch per bucket.
     tx = weight_noise.optimizer(config, steps_per_epoch=-(-len(train) // config.train.batch_size),
                                 weight=complexity_weight(config, len(train)))
-    step_fn = sharding.make_train_step(make_loss_fn(model, config, len(train)), tx, mesh)
+    step_fn = sharding.make_train_step(make_loss_fn(model, config, len(train)), tx, mesh, families.stateful(model))
     checkpoints = Checkpoints(workdir)
     record = _initial_record(model, config, tx, mesh, checkpoints)
     writer = MetricWriter(workdir)
@@ -300,8 +309,9 @@ def _validate(record, model, valid, vocab, config, writer, checkpoints, kept=Non
     :mod:`~tapjax.tap.averaging`). Returns ``(record, WER)``."""
     step = int(record["state"].step)
     averaging.remember(kept, step, record["state"].params)
-    scores = decoding.score(model, weight_noise.means(record["state"].params), valid, vocab, config,
-                            stride=model.stride, beam=config.eval.valid_beam)
+    state = record["state"]
+    scores = decoding.score(model, families.state_variables(model, state, weight_noise.means(state.params)), valid,
+                            vocab, config, kinds=families.inputs_of(model, config), beam=config.eval.valid_beam)
     writer.write(step, "valid", {**scores, "epoch_seconds": epoch_seconds})
     improved = scores["wer"] <= record["best_wer"]
     record = dict(record, best_wer=min(scores["wer"], record["best_wer"]),
@@ -320,7 +330,8 @@ def _validate_average(record, model, valid, vocab, config, writer, checkpoints, 
     if kept is None or len(kept.steps()) < 2:
         return
     params, count = averaging.average(kept, record["state"].params)
-    scores = decoding.score(model, params, valid, vocab, config, stride=model.stride, beam=config.eval.valid_beam)
+    scores = decoding.score(model, families.state_variables(model, record["state"], params), valid, vocab, config,
+                            kinds=families.inputs_of(model, config), beam=config.eval.valid_beam)
     step = int(record["state"].step)
     writer.write(step, "valid_average", {**scores, "averaged": count})
     kept_best = scores["wer"] <= record["best_wer"]
@@ -352,16 +363,17 @@ def test(model, config, vocab, train, checkpoints, record) -> dict:
     except CorruptCheckpointError as error:
         warn(f"{error}; testing the last state instead")
         best = None
-    params = weight_noise.means((best or record)["state"].params)
+    state = (best or record)["state"]
+    params = families.state_variables(model, state, weight_noise.means(state.params))
+    kinds = families.inputs_of(model, config)
     results = {"device": str(jax.devices()[0].device_kind), "num_devices": jax.device_count(),
                "train_seconds": record["train_seconds"], "epochs": record["epoch"],
                "steps": int(record["state"].step), "best_valid_wer": record["best_wer"]}
     for name in config.eval.test_sets:
         split = load_split(name, config)
-        results[name] = decoding.score(model, params, split, vocab, config, stride=model.stride,
-                                       beam=config.eval.test_beam)
+        results[name] = decoding.score(model, params, split, vocab, config, kinds=kinds, beam=config.eval.test_beam)
         tqdm.tqdm.write(f"{name}: {results[name]}")
     if VALID_SPLITS[config.data.valid] is None:
-        results["train"] = decoding.score(model, params, train, vocab, config, stride=model.stride, beam=1)
+        results["train"] = decoding.score(model, params, train, vocab, config, kinds=kinds, beam=1)
         tqdm.tqdm.write(f"train: {results['train']}")
     return results

@@ -1,6 +1,10 @@
 """Shared fixtures: the real data root (``$TAPJAX_DATA``; CI sets it to ../shared/data), one small trained run,
 synthetic TAP batches."""
 
+import contextlib
+import fcntl
+import json
+
 import numpy as np
 import pytest
 
@@ -27,20 +31,47 @@ def cache_dir(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def overfit_run(data_root, tmp_path_factory):
-    """``(workdir, results)`` of the ``overfit`` crohme14 run on 8 short real expressions, trained once per session.
+def shared_tmp(tmp_path_factory, worker_id):
+    """A folder of this test session that every pytest-xdist worker sees (each worker's own
+    temporary root is a subfolder of it; without workers, the session's root)."""
+    root = tmp_path_factory.getbasetemp()
+    return root if worker_id == "master" else root.parent
+
+
+@contextlib.contextmanager
+def _locked(path):
+    """Holds an exclusive lock on the file ``path`` (one worker at a time)."""
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def overfit_run(data_root, shared_tmp):
+    """``(workdir, results)`` of the ``overfit`` crohme14 run on 8 short real expressions, trained once per test
+    session: by the first worker that needs it, the others wait for it and read its ``results.json``.
 
     The run fits its 8 training expressions exactly (greedy ExpRate 1.0); tests of the
     trained-model tools (evaluation, recognition) share its checkpoint.
     """
+    workdir = shared_tmp / "overfit_run"
+    with _locked(shared_tmp / "overfit_run.lock"):
+        if not (workdir / "results.json").exists():
+            _train_overfit_run(data_root, workdir)
+    return workdir, json.loads((workdir / "results.json").read_text())
+
+
+def _train_overfit_run(data_root, workdir):
     config = crohme14.get_config("overfit")
     config.data.root = str(data_root)
     config.data.update(train_limit=8, train_max_points=200)  # short ones: a fast CI run
     config.model.update(tracker_hidden=32, embed_dim=32, parser_hidden=64, attention_dim=64, coverage_filters=16)
     config.optim.learning_rate = 5e-3
     config.train.update(epochs=150, eval_every_epochs=10)
-    workdir = tmp_path_factory.mktemp("overfit_run")
-    return workdir, trainer.train_and_evaluate(config, str(workdir))
+    trainer.train_and_evaluate(config, str(workdir))
 
 
 @pytest.fixture(scope="session")

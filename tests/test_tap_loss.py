@@ -1,6 +1,8 @@
 """Eq. 29 loss, its average over a batch's expressions (the authors') or tokens, and the data-parallel
 TAP train step (1 device vs 8)."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import optax
@@ -93,3 +95,31 @@ def test_sharded_step_same_on_one_and_eight_devices(synthetic_batch):
     model = TAP(TINY)
     _, per_expression = _per_expression(model, model.init(jax.random.key(0)), batches[0])
     np.testing.assert_allclose(m8[0]["loss"], per_expression[:5].mean(), rtol=1e-5)
+
+
+def _rows(batch, rows):
+    return {k: v[rows] for k, v in batch.items()}
+
+
+def test_dropout_draws_each_rows_masks_from_its_expression_and_is_off_without_a_key(synthetic_batch):
+    """``model.dropout``: the loss with a key differs from the loss without one (the evaluation
+    model), is the same for the same key, and each row's masks depend only on its expression index:
+    the loss of a batch is the sum of its halves' (so 1 and 8 devices see the same masks). With
+    dropout 0 a key changes nothing."""
+    batch = synthetic_batch(np.random.default_rng(5))
+    plain, dropped = TAP(TINY), TAP(dataclasses.replace(TINY, dropout=0.5))
+    params = plain.init(jax.random.key(0))
+    key = jax.random.key(9)
+    assert tap_loss(plain, params, batch, rng=key)[0] == tap_loss(plain, params, batch)[0]
+    off = float(tap_loss(dropped, params, batch)[0])
+    on = [float(tap_loss(dropped, params, batch, rng=k)[0]) for k in (key, key, jax.random.key(10))]
+    assert off == pytest.approx(float(tap_loss(plain, params, batch)[0]), rel=1e-6)
+    assert on[0] == on[1] and len({off, on[0], on[2]}) == 3
+    halves = [float(tap_loss(dropped, params, _rows(batch, rows), rng=key)[0]) for rows in (slice(0, 4), slice(4, 8))]
+    assert sum(halves) == pytest.approx(on[0], rel=1e-5)
+
+
+def test_a_model_config_without_dropout_is_the_model_without_it():
+    block = dict(crohme14.get_config("paper").model)
+    del block["dropout"]  # as in runs saved before the field existed
+    assert TAPConfig.from_config(block).dropout == 0.0

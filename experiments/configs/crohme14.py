@@ -46,7 +46,8 @@ def _paper() -> ml_collections.ConfigDict:
         vocab_size=111, feature_dim=8, tracker_hidden=250, tracker_layers=4, pool_after=(3, 4),
         embed_dim=256, parser_hidden=256, attention_dim=500, coverage=True, coverage_kernel=121,
         coverage_filters=256, temporal=True, maxout_dim=256,
-        temporal_attention="paper"))  # or "authors": beta_t as the authors' code (tapjax.tap.attention)
+        temporal_attention="paper",  # or "authors": beta_t as the authors' code (tapjax.tap.attention)
+        dropout=0.0))  # > 0: dropout of the annotations and the readout in training (not in the paper; tapjax.tap.parser)
     c.data = ml_collections.ConfigDict(dict(
         root="",  # the data root (--data_dir sets it); empty: $TAPJAX_DATA or ./data
         cache_dir="",  # preprocessed arrays; empty: $TAPJAX_CACHE or ~/.cache/tapjax

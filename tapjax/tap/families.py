@@ -90,4 +90,4 @@ def loss_fn(model: TAP | WAP, config: ml_collections.ConfigDict):
         return lambda params, batch, rng, model_state: wap_loss(model, params, model_state, batch,
                                                                 config.train.loss_average, smoothing)
     return lambda params, batch, rng: tap_loss(model, params, batch, config.train.guider_weight,
-                                               config.train.loss_average, smoothing)
+                                               config.train.loss_average, smoothing, rng)

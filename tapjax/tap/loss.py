@@ -51,17 +51,21 @@ def cross_entropy(log_probs: Array, tokens: Array, mask: Array, average: str, la
 
 
 def tap_loss(model: TAP, params, batch: dict, guider_weight: float = 0.1, average: str = "expressions",
-             label_smoothing: float = 0.0):
+             label_smoothing: float = 0.0, rng: jax.Array | None = None):
     """Eq. 29 over this device's rows, in the form :func:`tapjax.common.sharding.make_train_step` wants.
 
     Returns ``(loss sum, (count, metric sums))``: ``count`` is the number of the rows'
     expressions (padding rows have no tokens), or with ``average="tokens"`` of their real
     tokens: the step divides the global sums by the global count. The metric sums are those of
     :func:`cross_entropy` and ``guider`` (sum of ``G_t``); ``correct / tokens`` is the accuracy
-    whatever the average.
+    whatever the average. With ``rng`` the model trains with its dropout (``model.config.dropout``),
+    each row's masks drawn from ``rng`` folded with the row's expression index, so they are the same
+    on any number of devices.
     """
     tokens, mask = batch["tokens"], batch["token_mask"]
-    log_probs, alpha, annotation_mask = model.teacher_forced(params, batch["features"], batch["feature_mask"], tokens)
+    keys = None if rng is None or not model.config.dropout else jax.vmap(jax.random.fold_in, (None, 0))(rng, jnp.maximum(batch["index"], 0))
+    log_probs, alpha, annotation_mask = model.teacher_forced(params, batch["features"], batch["feature_mask"], tokens,
+                                                             keys)
     loss, count, metrics = cross_entropy(log_probs, tokens, mask, average, label_smoothing)
     gamma = alignment_targets(batch["align"], annotation_mask, model.stride)
     guider = (guider_loss(alpha, gamma) * mask).sum()

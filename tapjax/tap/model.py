@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from tapjax.tap.attention import TEMPORAL_FORMS
-from tapjax.tap.parser import Parser
+from tapjax.tap.parser import Parser, dropout, fold_rows
 from tapjax.tap import tracker
 from tapjax.tap.tracker import Tracker
 
@@ -54,6 +54,7 @@ class TAPConfig:
     temporal: bool
     temporal_attention: str
     maxout_dim: int
+    dropout: float = 0.0  # > 0: dropout of the annotations and of the readout in training (not in the paper)
 
     def __post_init__(self):
         if self.temporal_attention not in TEMPORAL_FORMS:
@@ -68,7 +69,8 @@ class TAPConfig:
         """
         values = {**dict(model), **overrides}
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown, missing = sorted(values.keys() - names), sorted(names - values.keys())
+        required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
+        unknown, missing = sorted(values.keys() - names), sorted(required - values.keys())
         if unknown or missing:
             raise ValueError(f"model config: unknown fields {unknown}, missing fields {missing}")
         return cls(**dict(values, pool_after=tuple(values["pool_after"])))
@@ -84,14 +86,17 @@ class TAPNet(nn.Module):
         self.tracker = Tracker(hidden=c.tracker_hidden, layers=c.tracker_layers, pool_after=c.pool_after)
         self.parser = Parser(config=c)
 
-    def encode(self, features, feature_mask):
-        return self.parser.precompute(*self.tracker(features, feature_mask))
+    def encode(self, features, feature_mask, keys=None):
+        A, mask = self.tracker(features, feature_mask)
+        if keys is not None and self.config.dropout:
+            A = dropout(A, self.config.dropout, keys)
+        return self.parser.precompute(A, mask)
 
     def init_state(self, enc):
         return self.parser.initial_state(enc)
 
-    def step(self, enc, state, prev_tokens):
-        return self.parser.step(enc, state, prev_tokens)
+    def step(self, enc, state, prev_tokens, keys=None):
+        return self.parser.step(enc, state, prev_tokens, keys)
 
     def init_all(self, features, feature_mask):
         enc = self.encode(features, feature_mask)
@@ -136,17 +141,23 @@ class TAP:
         """``prev_tokens int32 [B]`` (-1: none) -> ``(log_probs [B, V], state)``."""
         return self.net.apply({"params": params}, enc, state, prev_tokens, method=TAPNet.step)
 
-    def teacher_forced(self, params, features, feature_mask, tokens):
+    def teacher_forced(self, params, features, feature_mask, tokens, keys=None):
         """Runs :meth:`step` over the ground-truth caption ``tokens [B, T]``.
 
+        ``keys`` (training, one random key per row): dropout (``config.dropout``) of the
+        annotations and of each step's readout, each with its own draw of the row's key.
         Returns ``(log_probs [B, T, V], alpha [B, T, L], annotation mask [B, L])``.
         """
-        enc = self.encode(params, features, feature_mask)
+        draw = (lambda i: None) if keys is None else (lambda i: fold_rows(keys, i))
+        enc = self.net.apply({"params": params}, features, feature_mask, draw(0), method=TAPNet.encode)
         prev = jnp.concatenate([-jnp.ones_like(tokens[:, :1]), tokens[:, :-1]], axis=1)
 
-        def body(state, prev_t):
-            log_probs, state = self.step(params, enc, state, prev_t)
+        def body(state, prev_and_t):
+            prev_t, t = prev_and_t
+            log_probs, state = self.net.apply({"params": params}, enc, state, prev_t, draw(t + 1),
+                                              method=TAPNet.step)
             return state, (log_probs, state["alpha"])
 
-        _, (log_probs, alpha) = jax.lax.scan(body, self.init_state(params, enc), prev.T)
+        steps = (prev.T, jnp.arange(tokens.shape[1]))
+        _, (log_probs, alpha) = jax.lax.scan(body, self.init_state(params, enc), steps)
         return jnp.swapaxes(log_probs, 0, 1), jnp.swapaxes(alpha, 0, 1), enc["mask"]

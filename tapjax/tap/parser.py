@@ -52,6 +52,19 @@ def maxout(x: Array, pieces: int = 2) -> Array:
     return x.reshape(*x.shape[:-1], x.shape[-1] // pieces, pieces).max(axis=-1)
 
 
+def dropout(x: Array, rate: float, keys: Array) -> Array:
+    """Inverted dropout of ``x [B, ...]``: each unit zeroed with probability ``rate``, the others
+    scaled by ``1 / (1 - rate)``; row ``b``'s mask is drawn from ``keys[b]`` (one key per row, so a
+    row gets the same mask whichever device or batch it is in)."""
+    keep = jax.vmap(lambda key, row: jax.random.bernoulli(key, 1.0 - rate, row.shape))(keys, x)
+    return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
+def fold_rows(keys: Array, i) -> Array:
+    """Each row's key folded with ``i``: a fresh key per row for draw ``i``."""
+    return jax.vmap(jax.random.fold_in, (0, None))(keys, i)
+
+
 class Parser(nn.Module):
     """GRU decoder with guided hybrid attention; see the module docstring for the equations."""
 
@@ -86,8 +99,12 @@ class Parser(nn.Module):
             state["beta"] = jnp.zeros_like(mask[:, 0])
         return state
 
-    def step(self, enc: dict, state: dict, prev_tokens: Array) -> tuple[Array, dict]:
-        """One step (Eqs. 11-14, 17-27): ``prev_tokens [B]`` (-1: none) -> ``(log p(y_t) [B, V], state)``."""
+    def step(self, enc: dict, state: dict, prev_tokens: Array, keys: Array | None = None) -> tuple[Array, dict]:
+        """One step (Eqs. 11-14, 17-27): ``prev_tokens [B]`` (-1: none) -> ``(log p(y_t) [B, V], state)``.
+
+        With per-row ``keys`` (training) and ``config.dropout`` > 0, the maxout output of Eq. 11
+        goes through :func:`dropout` before ``W_o``: not in the TAP paper (its regulariser is weight
+        noise), a lever of the CPU recipe."""
         y = self.embed(jnp.maximum(prev_tokens, 0)) * (prev_tokens >= 0)[:, None]
         s_hat = self.gru_hat(state["s"], y)
         query = self.spatial.query(s_hat)
@@ -97,4 +114,6 @@ class Parser(nn.Module):
             c, new_state["beta"] = self.temporal_attention(y, state["s"], s_hat, query, c, energies, enc["mask"])
         s = self.gru(s_hat, c)
         out = maxout(self.W_e(y) + self.W_s(s) + self.W_c(c))
+        if keys is not None and self.config.dropout:
+            out = dropout(out, self.config.dropout, keys)
         return jax.nn.log_softmax(self.W_o(out)), {"s": s, **new_state}

@@ -56,6 +56,18 @@ def test_a_retired_field_with_its_one_value_resumes(tmp_path):
         run_config.check_resume(tmp_path, _config(), may_change=(), retired={"model.kind": "old"})
 
 
+def test_a_run_saved_before_a_field_was_added_resumes_under_its_neutral_value(tmp_path):
+    run_config.save(tmp_path, _config())  # saved without model.noise
+    config = _config()
+    config.model.noise = 0.0  # the field added later; 0.0 does what the run did
+    run_config.check_resume(tmp_path, config, may_change=(), added={"model.noise": 0.0})
+    with pytest.raises(InputError, match=r"model.noise \(run: absent, now: 0.0\)"):
+        run_config.check_resume(tmp_path, config, may_change=())
+    config.model.noise = 0.3
+    with pytest.raises(InputError, match=r"model.noise \(run: absent, now: 0.3\)"):
+        run_config.check_resume(tmp_path, config, may_change=(), added={"model.noise": 0.0})
+
+
 def test_new_workdir_and_tuples_pass(tmp_path):
     run_config.check_resume(tmp_path / "new", _config(), may_change=())
     run_config.save(tmp_path, _config())

@@ -8,7 +8,9 @@ one. Each caller lists the fields that may change on resume (``may_change``: dot
 an entry covering the fields under it, so ``"eval"`` covers ``eval.test_beam``); every other
 field must match, so a field added to a config later defines the run until it is listed.
 A field the stored config lacks or the new one lacks differs too, except a retired one
-(``retired``: a field dropped from the config, stored with the one value the caller still runs).
+(``retired``: a field dropped from the config, stored with the one value the caller still runs)
+and an added one (``added``: a field new to the config, whose given value is what the runs
+saved before it did).
 """
 
 from __future__ import annotations
@@ -51,13 +53,16 @@ def _covered(path: str, may_change: Sequence[str]) -> bool:
 
 
 def check_resume(workdir: str | os.PathLike, config: ml_collections.ConfigDict, may_change: Sequence[str],
-                 hint: str = "use another --workdir", retired: Mapping[str, Any] | None = None) -> None:
+                 hint: str = "use another --workdir", retired: Mapping[str, Any] | None = None,
+                 added: Mapping[str, Any] | None = None) -> None:
     """Raises :class:`InputError` if ``workdir`` is not a folder, or holds a run whose config differs
     from ``config`` in a field outside ``may_change`` (``hint`` says what to do instead).
 
     ``retired`` maps fields that configs no longer have (dotted paths) to the one value this version
     runs: a stored field that ``config`` lacks and that holds that value is no difference (a run
-    saved before the field was dropped resumes; its config.json is then rewritten without it)."""
+    saved before the field was dropped resumes; its config.json is then rewritten without it).
+    ``added`` maps fields new to the config to the value that does what runs saved before them did:
+    a field the stored config lacks is no difference when ``config`` holds that value."""
     workdir = Path(workdir)
     if workdir.exists() and not workdir.is_dir():
         raise InputError(workdir, "not a directory (--workdir must be a run folder, new or to resume)")
@@ -68,9 +73,10 @@ def check_resume(workdir: str | os.PathLike, config: ml_collections.ConfigDict, 
         stored = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise InputError(path, f"unreadable ({error})") from None
-    retired = retired or {}
+    retired, added = retired or {}, added or {}
     fixed = [(p, a, b) for p, a, b in differences(stored, as_json(config)) if not _covered(p, may_change)
-             and not (p in retired and b is ABSENT and a == retired[p])]
+             and not (p in retired and b is ABSENT and a == retired[p])
+             and not (p in added and a is ABSENT and b == added[p])]
     if fixed:
         shown = ", ".join(f"{p} (run: {_show(a)}, now: {_show(b)})" for p, a, b in fixed)
         raise InputError(workdir, f"holds a run of another config, refusing to resume it: {shown}; {hint}")

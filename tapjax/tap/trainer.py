@@ -21,7 +21,8 @@ The config is checked before any work (:func:`validate`). A workdir that holds a
 it from ``checkpoints/latest`` (``checkpoints/best`` if the latest is corrupt, with a warning)
 if the config defines the same run: only the fields of :data:`MAY_CHANGE` may differ from its
 ``config.json`` (:mod:`tapjax.common.run_config`; the :data:`RETIRED` fields may be there with
-their one value), which is then rewritten. Other changes are refused, and so is a run trained
+their one value, the :data:`ADDED` ones absent if the new config holds their neutral value),
+which is then rewritten. Other changes are refused, and so is a run trained
 on features this version no longer computes (:func:`tapjax.tap.runs.load_config`);
 ``train.init_from=RUN`` in a new workdir starts a run from another run's best weights, which it
 validates first and keeps as its best until it beats them (the authors' weight-noise stage keeps
@@ -60,6 +61,7 @@ MAY_CHANGE = ("eval", "train.epochs", "train.patience", "train.lr_cuts", "train.
 # with that value resumes (run_config.check_resume). data.preprocessing: its other value, "tapjax"
 # (features dropped), is refused first by runs.load_config.
 RETIRED = {"data.preprocessing": crohme.PREPROCESSING}
+ADDED = {"model.dropout": 0.0}  # fields new to the config: runs saved before them resume with these values
 # data.valid: the split that validates (None: the training set itself).
 VALID_SPLITS = {"test2013": "test2013", "heldout": "valid", "train": None}
 
@@ -259,7 +261,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         runs.load_config(workdir)  # refuses a run trained on features this version no longer computes
     run_config.check_resume(workdir, config, MAY_CHANGE, hint="use another --workdir "
                             "(--config.train.init_from=<this run> starts a new run from its best weights)",
-                            retired=RETIRED)
+                            retired=RETIRED, added=ADDED)
     run_config.save(workdir, config)
     workdir = Path(workdir)
     model = families.build(config)

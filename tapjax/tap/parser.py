@@ -76,8 +76,7 @@ class Parser(nn.Module):
         self.W_init = nn.Dense(c.parser_hidden, name="W_init")
         self.gru_hat = GRUCell(hidden=c.parser_hidden, name="gru_hat")
         self.gru = GRUCell(hidden=c.parser_hidden, name="gru")
-        self.spatial = SpatialAttention(dim=c.attention_dim, coverage=c.coverage, kernel_width=c.coverage_kernel,
-                                        filters=c.coverage_filters, name="spatial")
+        self.spatial = self.spatial_attention()
         if c.temporal:
             self.temporal_attention = TemporalAttention(dim=c.attention_dim, form=c.temporal_attention,
                                                         name="temporal")
@@ -85,6 +84,13 @@ class Parser(nn.Module):
         self.W_s = nn.Dense(c.maxout_dim, use_bias=False, name="W_s")
         self.W_c = nn.Dense(c.maxout_dim, use_bias=False, name="W_c")
         self.W_o = nn.Dense(c.vocab_size, name="W_o")
+
+    def spatial_attention(self) -> nn.Module:
+        """The spatial attention with coverage over the tracker's annotations (Eqs. 17-21); a
+        parser over another annotation layout (WAP's grid) overrides it."""
+        c = self.config
+        return SpatialAttention(dim=c.attention_dim, coverage=c.coverage, kernel_width=c.coverage_kernel,
+                                filters=c.coverage_filters, name="spatial")
 
     def precompute(self, A: Array, mask: Array) -> dict:
         """What every step reuses: ``{"A", "mask", "keys" = U_att A}`` (batch-leading leaves)."""

@@ -53,7 +53,7 @@ import numpy as np
 
 from tapjax.tap import watcher
 from tapjax.tap.attention import SpatialAttention, masked_softmax
-from tapjax.tap.parser import GRUCell, Parser
+from tapjax.tap.parser import Parser
 from tapjax.tap.watcher import Watcher
 
 Array = jax.Array
@@ -155,23 +155,15 @@ class GridCoverageAttention(SpatialAttention):
 
 
 class WAPParser(Parser):
-    """TAP's parser (Eqs. 11-16) attending with :class:`GridCoverageAttention`; only the
-    submodules are set up here, every step is :class:`Parser`'s."""
+    """TAP's parser (Eqs. 11-16) attending with :class:`GridCoverageAttention`: only the spatial
+    attention is its own, every submodule else and every step is :class:`Parser`'s."""
 
-    def setup(self):
+    def spatial_attention(self) -> nn.Module:
         c = self.config
-        self.embed = nn.Embed(c.vocab_size, c.embed_dim, name="E")
-        self.W_init = nn.Dense(c.parser_hidden, name="W_init")
-        self.gru_hat = GRUCell(hidden=c.parser_hidden, name="gru_hat")
-        self.gru = GRUCell(hidden=c.parser_hidden, name="gru")
-        self.spatial = GridCoverageAttention(
+        return GridCoverageAttention(
             dim=c.attention_dim, coverage=c.coverage, kernel_width=c.coverage_kernel ** 2,
             filters=c.coverage_filters, grid_height=watcher.pooled_size(c.image_height, len(c.watcher_filters)),
             name="spatial")
-        self.W_e = nn.Dense(c.maxout_dim, name="W_e")
-        self.W_s = nn.Dense(c.maxout_dim, use_bias=False, name="W_s")
-        self.W_c = nn.Dense(c.maxout_dim, use_bias=False, name="W_c")
-        self.W_o = nn.Dense(c.vocab_size, name="W_o")
 
 
 class WAPNet(nn.Module):

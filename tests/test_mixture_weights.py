@@ -92,3 +92,21 @@ def test_the_weights_file_is_read_back_and_bad_weights_are_refused(tmp_path):
 def test_a_language_model_without_weights_is_one_error_line(capsys):
     assert evaluate.main(["--split", "test2014", "--lm", "somewhere"]) == 2
     assert "error: --lm: a language model decodes only in a mixture" in capsys.readouterr().err
+
+
+def test_table_3_adds_the_language_model_keeping_the_tap_to_wap_ratio_of_stage_a():
+    from experiments import crohme_table3
+    grid = crohme_table3.lm_grid((0.6, 0.4), shares=(1.0, 0.9, 0.5))
+    assert grid == [(0.6, 0.4, 0.0), (0.54, 0.36, 0.1), (0.3, 0.2, 0.5)]
+    assert all(abs(sum(w) - 1) < 1e-9 and w[0] / w[1] == pytest.approx(1.5) for w in grid)
+    assert crohme_table3.TAP_SHARES[0] == 1.0 and crohme_table3.TAP_SHARES[-1] == 0.0 and len(crohme_table3.TAP_SHARES) == 11
+
+
+def test_each_table_3_row_names_the_evaluate_command_that_decodes_it_alone():
+    from experiments import crohme_table3
+    args = crohme_table3._parser().parse_args(["--tap", "T", "--wap", "W", "--lm", "L", "--beam", "5"])
+    assert crohme_table3.command(args, "test2016", ("tap", "wap", "lm"), (0.54, 0.36, 0.1)) == (
+        "python -m tapjax.evaluate --checkpoint T --checkpoint W --lm L --weights 0.54,0.36,0.1 "
+        "--split test2016 --beam 5 --json")
+    assert crohme_table3.command(args, "test2014", ("wap",)) == (
+        "python -m tapjax.evaluate --checkpoint W --split test2014 --beam 5 --json")

@@ -57,37 +57,33 @@ def command(args: argparse.Namespace, split: str, members: tuple[str, ...], weig
     return " ".join(["python -m tapjax.evaluate", *flags, f"--split {split}", f"--beam {args.beam}", "--json"])
 
 
-def score(runs, args: argparse.Namespace, members: tuple[str, ...], weights=None) -> dict:
+def score(runs, splits: dict, args: argparse.Namespace, members: tuple[str, ...], weights=None) -> dict:
     """The row of ``runs`` on both test sets (module docstring)."""
     row = {}
     for name in TEST_SETS:
-        summary, _ = evaluate.evaluate(runs, load_split(runs, name, args.data_dir, args.limit), args.beam)
+        summary, _ = evaluate.evaluate(runs, splits[name], args.beam)
         row[name] = {k: summary[k] for k in ("exprate", "wer", "le1", "le2", "le3", "seconds")}
         row[name]["command"] = command(args, name, members, weights)
         print(json.dumps({"row": "+".join(members), name: row[name]}), file=sys.stderr, flush=True)
     return row
 
 
-def tune_stages(args: argparse.Namespace) -> dict:
-    """Stages (a) and (b) on the validation set: ``{"tap+wap": {"weights", "scores"}, "tap+wap+lm": ...}``."""
-    runs = load_mixture([args.tap, args.wap], None, args.data_dir)
-    valid = load_split(runs, VALID, args.data_dir, args.limit)
-    pair, pair_scores = mixture_weights.tune(runs, valid, [(s, round(1 - s, 1)) for s in TAP_SHARES], args.tune_beam)
-    triple_runs = load_mixture([args.tap, args.wap], args.lm, args.data_dir)
-    triple, triple_scores = mixture_weights.tune(triple_runs, valid, lm_grid(pair), args.tune_beam)
-    return {"tap+wap": {"weights": list(pair), "scores": pair_scores},
-            "tap+wap+lm": {"weights": list(triple), "scores": triple_scores}}
-
-
 def table(args: argparse.Namespace) -> dict:
-    """Tunes the weights, then scores the four rows (module docstring)."""
-    tuned = tune_stages(args)
-    rows = {"wap": score(load_runs([args.wap], args.data_dir), args, ("wap",)),
-            "tap": score(load_runs([args.tap], args.data_dir), args, ("tap",))}
-    for name, lm in (("tap+wap", None), ("tap+wap+lm", args.lm)):
+    """Tunes the weights in stages (a) and (b) on the validation set, then scores the four rows
+    (module docstring). Every model reads the same preprocessed ink, so each split is loaded once."""
+    mixtures = {"tap+wap": load_mixture([args.tap, args.wap], None, args.data_dir),
+                "tap+wap+lm": load_mixture([args.tap, args.wap], args.lm, args.data_dir)}
+    splits = {name: load_split(mixtures["tap+wap"], name, args.data_dir, args.limit) for name in (VALID, *TEST_SETS)}
+    pair, pair_scores = mixture_weights.tune(mixtures["tap+wap"], splits[VALID],
+                                             [(s, round(1 - s, 1)) for s in TAP_SHARES], args.tune_beam)
+    triple, triple_scores = mixture_weights.tune(mixtures["tap+wap+lm"], splits[VALID], lm_grid(pair), args.tune_beam)
+    tuned = {"tap+wap": {"weights": list(pair), "scores": pair_scores},
+             "tap+wap+lm": {"weights": list(triple), "scores": triple_scores}}
+    rows = {"wap": score(load_runs([args.wap], args.data_dir), splits, args, ("wap",)),
+            "tap": score(load_runs([args.tap], args.data_dir), splits, args, ("tap",))}
+    for name, mixture in mixtures.items():
         weights = tuned[name]["weights"]
-        runs = with_weights(load_mixture([args.tap, args.wap], lm, args.data_dir), weights)
-        rows[name] = score(runs, args, tuple(name.split("+")), weights)
+        rows[name] = score(with_weights(mixture, weights), splits, args, tuple(name.split("+")), weights)
     return {"rows": rows, "paper": PAPER, "beam": args.beam, "limit": args.limit,
             "tuning": {"split": VALID, "beam": args.tune_beam, **tuned},
             "members": {"tap": args.tap, "wap": args.wap, "lm": args.lm}}

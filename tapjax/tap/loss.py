@@ -63,7 +63,9 @@ def tap_loss(model: TAP, params, batch: dict, guider_weight: float = 0.1, averag
     on any number of devices.
     """
     tokens, mask = batch["tokens"], batch["token_mask"]
-    keys = None if rng is None or not model.config.dropout else jax.vmap(jax.random.fold_in, (None, 0))(rng, jnp.maximum(batch["index"], 0))
+    keys = None
+    if rng is not None and model.config.dropout:  # one key per row, from its expression (padding rows: -1 -> 0)
+        keys = jax.vmap(jax.random.fold_in, (None, 0))(rng, jnp.maximum(batch["index"], 0))
     log_probs, alpha, annotation_mask = model.teacher_forced(params, batch["features"], batch["feature_mask"], tokens,
                                                              keys)
     loss, count, metrics = cross_entropy(log_probs, tokens, mask, average, label_smoothing)

@@ -78,7 +78,7 @@ def timed(fn):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default="atis", choices=tuple(CONFIGS))
-    parser.add_argument("--variant", default="quick", choices=("quick", "paper"), help="the model and schedule")
+    parser.add_argument("--variant", default="quick", choices=("quick", "cpu", "paper"), help="the model and schedule")
     parser.add_argument("--seeds", type=int, default=5, help="replicas (the paper's repeats)")
     parser.add_argument("--fraction", type=float, default=0.0,
                         help="labeled share of the training words (0: the config's al.initial_fraction)")

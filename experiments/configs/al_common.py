@@ -105,6 +105,21 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.
         c.al.bald.encoder_dropout = False
         c.al.full_data_epochs = 2
         return c
+    if variant == "cpu":
+        # The paper's protocol (5 seeds, 10 rounds, every strategy, word budget, batch size) in one
+        # sitting of <= 150 minutes on a 2-core CPU (ATIS: measured in benchmarks/RESULTS.md):
+        # 100-dim embeddings and 100 units a direction, no character encoder (3.5x the cost of the
+        # rest), Adam 5e-3 for 25 epochs (validation from epoch 10), BALD with T = 20 whole-network
+        # passes (T = 100 costs ~50 s a selection on ATIS). The seeds train one after another: as
+        # vmapped replicas they took 1.3x as long here (benchmarks/al_replicas.py).
+        c.model_cfg.embed_dim = 100
+        c.model_cfg.hidden = 100
+        c.model_cfg.chars = False
+        c.optim.learning_rate = 5e-3
+        c.train.epochs = 25
+        c.train.eval_from_epoch = 10
+        c.al.bald.passes = 20
+        return c
     if variant == "smoke":
         c.model_cfg.embed_dim = 16
         c.model_cfg.hidden = 8

@@ -110,10 +110,10 @@ def test_summary_json_and_curves_png(tmp_path, monkeypatch):
     runs, _ = _constructed()
     config = al_conll.get_config("smoke")
     config.al.update(strategies=("random", "mnlp", "wbadge"), seeds=(0, 1, 2), rounds=2)
-    monkeypatch.setattr("sys.argv", ["experiments/al_conll.py", "--workdir", "runs/x y"])
+    monkeypatch.setattr("sys.orig_argv", ["/venv/bin/python3", "-m", "experiments.al_conll", "--workdir", "runs/x y"])
     summary = json.loads(json.dumps(loop.summarise(_lines(runs), None, config), allow_nan=False))
     assert (summary["seeds"], summary["rounds"], summary["dataset"]) == (3, 2, "conll2003")
-    assert summary["command"] == "experiments/al_conll.py --workdir 'runs/x y'"
+    assert summary["command"] == "python -m experiments.al_conll --workdir 'runs/x y'"
     assert summary["config"]["al"]["budget"] == "words" and summary["config"]["al"]["seeds"] == [0, 1, 2]
     compared = curves.compare(runs, config.al.grid_step)
     assert summary["grid_pct"] == compared["grid_pct"] and summary["vs_wbadge"] == compared["vs_wbadge"]

@@ -7,6 +7,9 @@ Variants (``--config experiments/configs/al_<dataset>.py:VARIANT``):
   joined by a character BiLSTM, BiLSTM of ``hidden`` units per direction, dropout 0.5,
   Adam 1e-3, BALD with T = 100 passes of MC dropout through the whole network; the start set
   and each round's query the same number of words (``al.budget = "words"``, §5.3).
+* ``cpu``: the paper's protocol (every strategy, 5 seeds, 10 rounds, the word budget, the
+  batch size) in one sitting of at most 150 minutes on a 2-core CPU: a smaller model without the
+  character encoder, a larger learning rate, fewer epochs, T = 20 BALD passes (below).
 * ``quick``: a real run on the real data in under ~20 minutes on 2 CPU cores: 1 seed,
   3 rounds, a smaller model without the character encoder, a larger learning rate, fewer
   epochs, T = 100 BALD passes (cheap with dropout after the encoder only), a 2-epoch
@@ -135,4 +138,4 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.
         c.al.bald.passes = 4
         c.al.full_data_reference = False
         return c
-    raise ValueError(f"unknown config variant {variant!r}; expected paper, quick or smoke")
+    raise ValueError(f"unknown config variant {variant!r}; expected paper, cpu, quick or smoke")

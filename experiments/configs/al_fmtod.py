@@ -2,7 +2,7 @@
 
 Batch 32, 50 epochs, BiLSTM 256 units per direction,
 initial set and each round's query 0.01 of the training words (paper §5.2-5.3);
-variants paper / quick / smoke as in :mod:`experiments.configs.al_common`.
+variants paper / cpu / quick / smoke as in :mod:`experiments.configs.al_common`.
 """
 
 from experiments.configs.al_common import apply_variant, get_base

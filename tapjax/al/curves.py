@@ -64,15 +64,15 @@ def span_auc(run: Run, span: tuple[float, float]) -> float:
 
 def mean_sem(values) -> dict:
     """Over the seeds (axis 0) of ``values``, missing ones (NaN) left out: the ``mean``, the
-    standard error ``sem`` (sample std / √n, from 2 seeds on) and the number of ``seeds``; NaN
-    where there are too few."""
+    sample standard deviation ``std`` and the standard error ``sem`` (std / √n), both from 2
+    seeds on, and the number of ``seeds``; NaN where there are too few."""
     v = np.asarray(values, np.float64)
     present = ~np.isnan(v)
     n = present.sum(0)
     mean = np.divide(np.where(present, v, 0.0).sum(0), n, out=np.full(n.shape, np.nan), where=n > 0)
     squares = np.where(present, (v - mean) ** 2, 0.0).sum(0)
-    sem = np.sqrt(np.divide(squares, n * (n - 1), out=np.full(n.shape, np.nan), where=n > 1))
-    return {"mean": mean, "sem": sem, "seeds": n}
+    std = np.sqrt(np.divide(squares, n - 1, out=np.full(n.shape, np.nan), where=n > 1))
+    return {"mean": mean, "std": std, "sem": std / np.sqrt(np.maximum(n, 1)), "seeds": n}
 
 
 def paired(reference: np.ndarray, other: np.ndarray) -> dict:

@@ -299,14 +299,15 @@ def collect(exp: Experiment) -> list[dict]:
 
 
 def _round_summary(r: int, recs: list[dict]) -> dict:
-    """Round ``r`` over the seeds of ``recs``: mean ± std and standard error of test F1, mean
-    sentences, words and % words annotated."""
-    f1 = np.asarray([l["test_f1"] for l in recs])
+    """Round ``r`` over the seeds of ``recs``: mean ± sample std and standard error of test F1
+    (:func:`tapjax.al.curves.mean_sem`; 0 for one seed), mean sentences, words and % words
+    annotated."""
+    f1 = curves.mean_sem([l["test_f1"] for l in recs])
     return {"round": r, "seeds": len(recs), "sentences": float(np.mean([l["sentences"] for l in recs])),
             "words": float(np.mean([l["words"] for l in recs])),
             "words_pct": float(np.mean([l["words_pct"] for l in recs])),
-            "test_f1_mean": float(f1.mean()), "test_f1_std": float(f1.std()),
-            "test_f1_sem": float(f1.std(ddof=1) / np.sqrt(len(f1))) if len(f1) > 1 else 0.0,
+            "test_f1_mean": float(f1["mean"]), "test_f1_std": float(np.nan_to_num(f1["std"])),
+            "test_f1_sem": float(np.nan_to_num(f1["sem"])),
             "val_f1_mean": float(np.mean([l["val_f1"] for l in recs]))}
 
 
@@ -337,7 +338,7 @@ def summarise(lines: list[dict], full: dict | None, config) -> dict:
                                        "auc_mean_f1": by_strategy[strategy]["auc"]["mean"], **by_strategy[strategy]}
     if full is not None:
         out["full_data"] = {**full, "note": f"trained on all sentences with this config ({full['epochs']} epochs)"}
-    return {**out, "config": run_config.as_json(config), "command": shlex.join(sys.argv)}
+    return {**out, "config": run_config.as_json(config), "command": shlex.join(["python", *sys.orig_argv[1:]])}
 
 
 def write_outputs(exp: Experiment, full: dict | None) -> dict:

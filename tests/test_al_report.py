@@ -4,7 +4,6 @@ the shared span, W-BADGE's paired lead, the verdict; unusable files are one clea
 import json
 
 import numpy as np
-import pytest
 
 from tapjax.al import curves, report
 

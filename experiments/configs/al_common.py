@@ -114,7 +114,7 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.
         # 100-dim embeddings and 100 units a direction, no character encoder (3.5x the cost of the
         # rest), Adam 5e-3 for 25 epochs (validation from epoch 10), BALD with T = 20 whole-network
         # passes (T = 100 costs ~50 s a selection on ATIS). The seeds train one after another: as
-        # vmapped replicas they took 1.3x as long here (benchmarks/al_replicas.py).
+        # vmapped replicas they took 1.6x as long here (benchmarks/al_replicas.py).
         c.model_cfg.embed_dim = 100
         c.model_cfg.hidden = 100
         c.model_cfg.chars = False

@@ -8,8 +8,9 @@ Variants (``--config experiments/configs/al_<dataset>.py:VARIANT``):
   Adam 1e-3, BALD with T = 100 passes of MC dropout through the whole network; the start set
   and each round's query the same number of words (``al.budget = "words"``, §5.3).
 * ``cpu``: the paper's protocol (every strategy, 5 seeds, 10 rounds, the word budget, the
-  batch size) in one sitting of at most 150 minutes on a 2-core CPU: a smaller model without the
-  character encoder, a larger learning rate, fewer epochs, T = 20 BALD passes (below).
+  batch size) with a smaller model without the character encoder, a larger learning rate, fewer
+  epochs and T = 20 BALD passes (below), sized on ATIS: 72 minutes on a 2-core CPU. FMTOD and
+  CoNLL-2003 do not fit one sitting with it yet (estimated from probes: about 3.3 h and 5.5 h).
 * ``quick``: a real run on the real data in under ~20 minutes on 2 CPU cores: 1 seed,
   3 rounds, a smaller model without the character encoder, a larger learning rate, fewer
   epochs, T = 100 BALD passes (cheap with dropout after the encoder only), a 2-epoch
@@ -110,7 +111,7 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.
         return c
     if variant == "cpu":
         # The paper's protocol (5 seeds, 10 rounds, every strategy, word budget, batch size) in one
-        # sitting of <= 150 minutes on a 2-core CPU (ATIS: measured in benchmarks/RESULTS.md):
+        # sitting of <= 150 minutes on a 2-core CPU, for ATIS (measured in benchmarks/RESULTS.md):
         # 100-dim embeddings and 100 units a direction, no character encoder (3.5x the cost of the
         # rest), Adam 5e-3 for 25 epochs (validation from epoch 10), BALD with T = 20 whole-network
         # passes (T = 100 costs ~50 s a selection on ATIS). The seeds train one after another: as

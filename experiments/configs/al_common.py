@@ -9,8 +9,9 @@ Variants (``--config experiments/configs/al_<dataset>.py:VARIANT``):
   and each round's query the same number of words (``al.budget = "words"``, §5.3).
 * ``cpu``: the paper's protocol (every strategy, 5 seeds, 10 rounds, the word budget, the
   batch size) with a smaller model without the character encoder, a larger learning rate, fewer
-  epochs and T = 20 BALD passes (below), sized on ATIS: 72 minutes on a 2-core CPU. FMTOD and
-  CoNLL-2003 do not fit one sitting with it yet (estimated from probes: about 3.3 h and 5.5 h).
+  epochs and T = 20 BALD passes (below), sized on ATIS: 72 minutes (tagger) and 110 minutes
+  (encoder-decoder) on a 2-core CPU. FMTOD and CoNLL-2003 cut their epochs further, with early
+  stopping (CoNLL-2003 also its vocabulary): their ``get_config``.
 * ``quick``: a real run on the real data in under ~20 minutes on 2 CPU cores: 1 seed,
   3 rounds, a smaller model without the character encoder, a larger learning rate, fewer
   epochs, T = 100 BALD passes (cheap with dropout after the encoder only), a 2-epoch

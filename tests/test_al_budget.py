@@ -168,3 +168,12 @@ def test_bad_budget_fields_are_refused_naming_the_field(field, value, message):
 def test_paper_configs_add_the_same_share_of_words_every_round(dataset, fraction):
     al = importlib.import_module(f"experiments.configs.{dataset}").get_config("paper").al
     assert (al.budget, al.initial_fraction, al.query_fraction) == ("words", fraction, fraction)
+
+
+@pytest.mark.parametrize("dataset", ["al_conll", "al_atis", "al_fmtod"])
+def test_cpu_variant_keeps_the_papers_protocol_and_cuts_only_the_model_and_schedule(dataset):
+    module = importlib.import_module(f"experiments.configs.{dataset}")
+    paper, cpu = module.get_config("paper"), module.get_config("cpu")
+    assert cpu.al.to_dict() == {**paper.al.to_dict(), "bald": {"passes": 20, "encoder_dropout": True}}
+    assert cpu.train.batch_size == paper.train.batch_size
+    assert cpu.train.epochs < paper.train.epochs and cpu.model_cfg.hidden < paper.model_cfg.hidden

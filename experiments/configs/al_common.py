@@ -10,8 +10,8 @@ Variants (``--config experiments/configs/al_<dataset>.py:VARIANT``):
 * ``cpu``: the paper's protocol (every strategy, 5 seeds, 10 rounds, the word budget, the
   batch size) with a smaller model without the character encoder, a larger learning rate, fewer
   epochs and T = 20 BALD passes (below), sized on ATIS: 72 minutes (tagger) and 110 minutes
-  (encoder-decoder) on a 2-core CPU. FMTOD and CoNLL-2003 cut their epochs further, with early
-  stopping (CoNLL-2003 also its vocabulary): their ``get_config``.
+  (encoder-decoder) on a 2-core CPU. FMTOD (117 minutes) and CoNLL-2003 cut their epochs
+  further, with early stopping (CoNLL-2003 also its vocabulary): their ``get_config``.
 * ``quick``: a real run on the real data in under ~20 minutes on 2 CPU cores: 1 seed,
   3 rounds, a smaller model without the character encoder, a larger learning rate, fewer
   epochs, T = 100 BALD passes (cheap with dropout after the encoder only), a 2-epoch

@@ -8,7 +8,8 @@ without a better F1 (early stopping on validation F1, allowed by the protocol): 
 2-core CPU, one fit warm, 1,852 sentences in 12.9 s (test F1 0.891, best epoch 11) and 3,301 in
 16.1 s (0.922, best epoch 9) against 0.919 with all 25 epochs. Random, 1 seed, 10 rounds: 156 s
 (test F1 0.919 at 11 % of the words); with the other strategies' selections (BALD 28 s, BADGE
-16 s, W-BADGE 13 s a round) the protocol is estimated at 2 h 5 min.
+16 s, W-BADGE 13 s a round) the protocol was estimated at 2 h 5 min; it took 117.2 min
+(benchmarks/RESULTS.md, docs/results/fmtod_tagger).
 """
 
 from experiments.configs.al_common import apply_variant, get_base

@@ -40,7 +40,7 @@ def test_every_variant_builds_and_takes_a_step(variant):
     config = crohme14.get_config(variant)
     config.model.update(TINY_SIZES)
     model = TAP.from_config(config.model)
-    assert model.config.temporal == (variant in ("paper", "cpu", "overfit"))
+    assert model.config.temporal == (variant in ("paper", "cpu", "gpu", "overfit"))
     assert model.config.coverage == (variant != "p1")
     mesh = sharding.data_mesh(jax.devices()[:1])
     tx = make_optimizer(config.optim)
@@ -51,6 +51,12 @@ def test_every_variant_builds_and_takes_a_step(variant):
     assert np.isfinite(metrics["loss"]) and (metrics["guider"] > 0) and int(state.step) == 1
     changed = [not np.allclose(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(state.params))]
     assert any(changed)
+
+
+def test_the_gpu_variant_is_the_paper_model_on_a_budget_clocked_schedule():
+    gpu, paper = crohme14.get_config("gpu"), crohme14.get_config("paper")
+    assert gpu.model.to_dict() == paper.model.to_dict()
+    assert gpu.optim.schedule_clock == "budget" and gpu.train.time_budget_s > 0 and gpu.train.lr_cuts == 0
 
 
 def test_unknown_variant_is_a_clear_error():
@@ -340,12 +346,12 @@ def test_each_epoch_trains_on_its_own_augmented_split(data_root, tmp_path, monke
     monkeypatch.setattr(trainer.decoding, "split_batches", spy)
     trainer.train_and_evaluate(config, str(tmp_path / "run"))
     _, train, _ = trainer.load_data(config)
-    assert len(seen) == 2
-    for epoch, features in enumerate(seen):
+    assert len(seen) == 3  # the step compiled for epoch 0's batch shapes, then epochs 0 and 1
+    for epoch, features in zip((0, 0, 1), seen):
         for ours, expected in zip(features, augment.for_epoch(train, config, epoch).features):
             np.testing.assert_array_equal(ours, expected)
-    assert not any(np.allclose(a, b) for a, b in zip(seen[0], train.features))
-    assert not any(np.allclose(a, b) for a, b in zip(seen[0], seen[1]))
+    assert not any(np.allclose(a, b) for a, b in zip(seen[1], train.features))
+    assert not any(np.allclose(a, b) for a, b in zip(seen[1], seen[2]))
 
 
 def test_an_augment_setting_out_of_range_is_refused(data_root, tmp_path):
@@ -353,3 +359,33 @@ def test_an_augment_setting_out_of_range_is_refused(data_root, tmp_path):
     config.augment.probability = 2.0
     with pytest.raises(InputError, match="augment.probability must be in"):
         trainer.validate(config, tmp_path)
+
+
+def test_the_train_step_is_compiled_before_the_first_epoch(data_root, tmp_path, monkeypatch):
+    """Every batch shape of training is compiled ahead (tapjax.common.precompile), with the arguments
+    the steps get (a budget-clocked schedule's spent share included): no epoch compiles."""
+    config = _tiny_config(data_root, epochs=2)
+    config.train.time_budget_s = 3600.0
+    config.optim.update(decay_epochs=2, schedule_clock="budget")
+    compiled_in_epochs, in_epoch = [], [False]
+
+    def listen(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration" and in_epoch[0]:
+            compiled_in_epochs.append(duration)
+
+    def epoch(*args, **kwargs):
+        in_epoch[0] = True
+        try:
+            return train_epoch(*args, **kwargs)
+        finally:
+            in_epoch[0] = False
+
+    train_epoch = trainer.train_epoch
+    monkeypatch.setattr(trainer, "train_epoch", epoch)
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        trainer.train_and_evaluate(config, str(tmp_path / "run"))
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["epochs"] == 2
+    assert compiled_in_epochs == []

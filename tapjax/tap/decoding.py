@@ -16,7 +16,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from tapjax.common import sharding
+from tapjax.common import precompile, sharding
 from tapjax.common.beam import beam_search
 from tapjax.common.buckets import round_up
 from tapjax.common.family import Family
@@ -67,15 +67,18 @@ def decode(family: Family, params, split: Split, vocab: Vocab, config: ml_collec
     ``family`` is a TAP or WAP model, an :class:`~tapjax.common.family.Ensemble` of one of them
     (Eq. 32) or a :class:`~tapjax.common.family.Mixture` of families (Eq. 33); ``kinds`` the inputs it
     reads (:mod:`tapjax.tap.inputs`: a tuple with one per member for a mixture); ``mesh`` defaults to
-    every local device.
+    every local device. The search is compiled for every batch shape of ``split`` at once before
+    the first batch decodes (:mod:`tapjax.common.precompile`).
     """
     mesh = mesh or sharding.data_mesh(jax.local_devices())
     n = mesh.devices.size
     search = _sharded_search(family, kinds, mesh, beam, config.eval.max_len, config.eval.length_norm)
     params = sharding.replicate(params, mesh)
     hyps = [None] * len(split)
-    for batch in split_batches(split, vocab, config, kinds, batch_size=int(round_up(config.eval.batch_size, n)),
-                               shuffle=False, num_devices=n, targets=False):
+    batches = list(split_batches(split, vocab, config, kinds, batch_size=int(round_up(config.eval.batch_size, n)),
+                                 shuffle=False, num_devices=n, targets=False))
+    precompile.compile_all(search, [(params, sharding.shard_batch(b, mesh)) for b in precompile.distinct(batches)])
+    for batch in batches:
         tokens, lengths = search(params, sharding.shard_batch(batch, mesh))
         tokens, lengths = np.asarray(tokens), np.asarray(lengths)
         for row, index in enumerate(batch["index"]):

@@ -41,7 +41,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from tapjax.common import optim, run_config, sharding
+from tapjax.common import optim, precompile, run_config, sharding
 from tapjax.common.checkpoint import CheckpointMismatchError, Checkpoints, CorruptCheckpointError
 from tapjax.common.cli import InputError, warn
 from tapjax.common.metric_writer import MetricWriter
@@ -209,23 +209,34 @@ def _as_python(record: dict) -> dict:
     return out
 
 
+def epoch_batches(train, model, vocab, config: ml_collections.ConfigDict, epoch: int, mesh):
+    """The training batches of ``epoch``: its augmented expressions (:mod:`tapjax.tap.augment`),
+    shuffled within length buckets."""
+    return decoding.split_batches(augment.for_epoch(train, config, epoch), vocab, config,
+                                  families.inputs_of(model, config), batch_size=config.train.batch_size,
+                                  shuffle=True, epoch=epoch, num_devices=mesh.devices.size,
+                                  max_tokens=config.data.max_tokens or None)
+
+
+def compile_steps(record, step_fn, model, train, vocab, config: ml_collections.ConfigDict, mesh) -> None:
+    """Compiles the train step for every batch shape of the record's epoch at once, before the
+    clock starts (:mod:`tapjax.common.precompile`): the time budget counts training steps, not
+    compilation, which on an accelerator can outlast an epoch."""
+    shapes = precompile.distinct(epoch_batches(train, model, vocab, config, record["epoch"], mesh))
+    seconds = precompile.compile_all(step_fn, [_step_args(record, record["train_seconds"], batch, config, mesh)
+                                               for batch in shapes])
+    tqdm.tqdm.write(f"compiled the train step for {len(shapes)} batch shapes in {seconds:.1f} s")
+
+
 def train_epoch(record, step_fn, model, train, vocab, config, mesh, writer, checkpoints) -> dict:
     """Runs the rest of epoch ``record["epoch"]``; returns the record at the epoch's end."""
     epoch, skip = record["epoch"], record["step_in_epoch"]
-    n = mesh.devices.size
-    bs = config.train.batch_size
     bar = tqdm.tqdm(initial=skip, desc=f"epoch {epoch}", unit="batch")
     start = time.time()
-    batches = decoding.split_batches(augment.for_epoch(train, config, epoch), vocab, config,
-                                     families.inputs_of(model, config),
-                                     batch_size=bs, shuffle=True, epoch=epoch,
-                                     num_devices=n, max_tokens=config.data.max_tokens or None)
-    for i, batch in enumerate(batches):
+    for i, batch in enumerate(epoch_batches(train, model, vocab, config, epoch, mesh)):
         if i < skip:
             continue
-        state = _spend(record["state"], _timed(record, start)["train_seconds"], config)
-        rng = jax.random.fold_in(record["rng"], state.step)
-        state, metrics = step_fn(state, sharding.shard_batch(batch, mesh), rng)
+        state, metrics = step_fn(*_step_args(record, _timed(record, start)["train_seconds"], batch, config, mesh))
         record = dict(record, state=state, step_in_epoch=i + 1)
         step = int(state.step)
         if step % config.train.log_every == 0:
@@ -240,6 +251,13 @@ def train_epoch(record, step_fn, model, train, vocab, config, mesh, writer, chec
             break
     bar.close()
     return _timed(record, start)
+
+
+def _step_args(record, seconds: float, batch: dict, config: ml_collections.ConfigDict, mesh) -> tuple:
+    """The train step's arguments for ``batch`` after ``seconds`` of training: the state (told the
+    share of the budget spent), the batch sharded over ``mesh``, the step's key."""
+    state = _spend(record["state"], seconds, config)
+    return state, sharding.shard_batch(batch, mesh), jax.random.fold_in(record["rng"], state.step)
 
 
 def _spend(state, seconds: float, config: ml_collections.ConfigDict):
@@ -280,6 +298,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     if config.train.init_from and checkpoints.latest_step("best") is None:  # a new run: its start is its best
         record, _ = _validate(record, **validation)
 
+    if record["epoch"] < config.train.epochs:
+        compile_steps(record, step_fn, model, train, vocab, config, mesh)
     while record["epoch"] < config.train.epochs:
         record = _cut_if_due(record, config)
         if record["bad_epochs"] > config.train.patience:

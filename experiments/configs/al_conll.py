@@ -9,7 +9,8 @@ better F1) and keeps words seen at least twice in the pool and validation text (
 of 16 sentences cost 19 ms against 13 ms with 12,494 rows. Probes on the 2-core CPU: 3,149
 sentences (22 % of the words) in 8 epochs, test F1 0.678 (0.694 after 25 epochs); 283 sentences
 (2 %) 0.406 (0.429). Random, 1 seed, 10 rounds: 204 s; with the other strategies' selections
-(BALD 29 s a round, the rest 2-3 s) the protocol is estimated at 2 h 15 min.
+(BALD 29 s a round, the rest 2-3 s) the protocol was estimated at 2 h 15 min; it took 143.2 min,
+about 65 of them sharing the CPU with other work (benchmarks/RESULTS.md, docs/results/conll_tagger).
 """
 
 from experiments.configs.al_common import apply_variant, get_base

@@ -1,16 +1,22 @@
 """The TAP model shipped inside tapjax, and the command that ships one.
 
-The package holds one trained model in ``tapjax/tap/weights/``: ``tap.npz``, its parameters in
-float16 (one array per parameter path, restored to float32 when loaded), and ``tap.json``, the
-run's config, the vocabulary's symbols and the model card's figures (``card``: the training run
-and the shipped weights' scores). :func:`load` returns it as :class:`~tapjax.tap.runs.Runs`, so
-:func:`tapjax.load_pretrained`, ``python -m tapjax.recognize FILE.inkml`` and
-``python -m tapjax.evaluate --split test2014`` need no training run and no data root for the
-vocabulary. ``docs/model_card.md`` describes the shipped model.
+The package holds one trained model in ``tapjax/tap/weights/``, exported as
+:mod:`tapjax.tap.runs` describes: ``tap.json`` (the config, the vocabulary's symbols and the
+model card's figures, ``card``: the training run and the shipped weights' scores) beside
+``tap.npz`` (the parameters in float16, restored to float32 when loaded), or a mixture of such
+models (TAP Eq. 33, an ensemble as Eq. 32 when they are all TAP models): ``tap.json`` naming the
+member sub-folders ``m0``, ``m1``, ... and their weights, beside the card. :func:`load` returns it
+as :class:`~tapjax.tap.runs.Runs`, so :func:`tapjax.load_pretrained`,
+``python -m tapjax.recognize FILE.inkml`` and ``python -m tapjax.evaluate --split test2014``
+need no training run and no data root for the vocabulary. ``docs/model_card.md`` describes the
+shipped model.
 
-    python -m tapjax.tap.pretrained --checkpoint DIR --command "..." --machine "..." [--beam 10]
+    python -m tapjax.tap.pretrained --checkpoint DIR [--checkpoint DIR2 ... --weights W1,W2,... |
+        --weights_file FILE] --command "..." --machine "..." [--beam 10] [--out DIR]
 
-writes the pair from a training run's best checkpoint, then scores the written (float16)
+writes the model of ``DIR`` (a training run's best checkpoint, or an exported model), or, with
+several ``--checkpoint`` and their weights (``--weights_file``: chosen on the validation set by
+``python -m tapjax.tap.mixture_weights``), their mixture; then scores the written (float16)
 weights on CROHME 2014 and 2016 test and on :data:`FIXED` (the first 50 expressions of 2014
 test, which ``tests/test_pretrained.py`` reads again), and records those scores in the card.
 """
@@ -22,7 +28,7 @@ import importlib.resources
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import jax
 import ml_collections
@@ -30,16 +36,13 @@ import numpy as np
 from flax import traverse_util
 
 from tapjax.common.cli import InputError, run_cli
-from tapjax.tap import crohme
-from tapjax.tap.model import TAP
-from tapjax.tap import runs
-from tapjax.tap.inputs import Points
-from tapjax.tap.runs import Runs
-from tapjax.tap.symbols import Vocab
+from tapjax.common.family import Mixture
+from tapjax.tap import crohme, runs
 
-PARAMS, META = "tap.npz", "tap.json"
+from tapjax.tap.mixture_weights import parse_weights, read_weights
+from tapjax.tap.runs import META, PARAMS, SEP, Runs, read_meta
+
 FIXED = 50  # expressions of the card's fixed subset: the first of CROHME 2014 test, by key
-SEP = "/"
 
 
 def folder() -> Path:
@@ -48,18 +51,13 @@ def folder() -> Path:
 
 
 def load(where: str | Path | None = None) -> Runs:
-    """The shipped model (or the pair in folder ``where``), ready to decode."""
-    where = Path(where) if where else folder()
-    meta = read_meta(where)
-    config = ml_collections.ConfigDict(meta["config"])
-    model = TAP.from_config(config.model)
-    params = _unflatten(where / PARAMS, jax.eval_shape(model.init, jax.random.key(0)))
-    return Runs(model, params, config, Vocab(meta["vocab"]), Points(model.stride))
+    """The shipped model (or the exported model in folder ``where``), ready to decode."""
+    return runs.load_exported(where or folder())
 
 
 def load_config(workdirs: Sequence[str]) -> ml_collections.ConfigDict:
     """The config of the first run of ``workdirs``, or the shipped model's when there is none."""
-    return runs.load_config(workdirs[0]) if workdirs else ml_collections.ConfigDict(read_meta(folder())["config"])
+    return runs.load_config(workdirs[0] if workdirs else folder())
 
 
 def load_runs(workdirs: Sequence[str], data_dir: str | None = None) -> Runs:
@@ -67,34 +65,55 @@ def load_runs(workdirs: Sequence[str], data_dir: str | None = None) -> Runs:
     return runs.load_runs(workdirs, data_dir) if workdirs else load()
 
 
-def read_meta(where: Path) -> dict:
-    """``tap.json`` of folder ``where``."""
-    path = where / META
-    if not path.is_file():
-        raise InputError(where, f"no shipped model there ({META} is missing)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise InputError(path, f"unreadable ({error})") from None
-
-
-def _unflatten(path: Path, like) -> Any:
-    """The parameters saved at ``path``, as float32 in the tree and shapes of ``like``."""
-    with np.load(path) as saved:
-        arrays = dict(saved)
-    wanted = traverse_util.flatten_dict(like, sep=SEP)
-    if arrays.keys() != wanted.keys():
-        differ = sorted(arrays.keys() ^ wanted.keys())
-        raise InputError(path, f"parameters do not match the model of {META}: {', '.join(differ[:5])}")
-    for name, leaf in wanted.items():
-        if arrays[name].shape != leaf.shape:
-            raise InputError(path, f"{name} has shape {arrays[name].shape}, the model needs {leaf.shape}")
-    return traverse_util.unflatten_dict({k: jax.numpy.asarray(v, np.float32) for k, v in arrays.items()}, sep=SEP)
-
-
 def export(workdir: str, out: Path, card: dict) -> None:
-    """Writes the best checkpoint of run ``workdir`` to ``out/tap.npz`` (float16) and ``out/tap.json``."""
+    """Writes the model of run ``workdir`` (its best checkpoint; or an exported model) to ``out``:
+    :data:`PARAMS` in float16 and :data:`META` with ``card``."""
+    run = _single(workdir)
+    _clear(out)
+    _write(run, out, card)
+
+
+def export_mixture(workdirs: Sequence[str], weights: Sequence[float], out: Path, card: dict) -> None:
+    """Writes the mixture (Eq. 33) of the runs ``workdirs`` weighted ``weights`` to ``out``: member ``i``
+    exported to ``out/m<i>`` with its own card (:func:`member_card`), and :data:`META` naming them."""
+    runs.with_weights(runs.load_mixture(workdirs, None), weights)  # an InputError before anything is written
+    members = [(_single(w), member_card(w)) for w in workdirs]
+    _clear(out)
+    names = [f"m{i}" for i in range(len(members))]
+    for name, (run, member) in zip(names, members):
+        _write(run, out / name, member)
+    (out / META).write_text(json.dumps({"mixture": {"members": names, "weights": list(weights)}, "card": card},
+                                       indent=1))
+
+
+def member_card(workdir: str) -> dict:
+    """An exported model's card, or a training run's figures (``results.json``)."""
+    if runs.exported(workdir):
+        return read_meta(workdir).get("card", {})
+    results = Path(workdir) / "results.json"
+    training = json.loads(results.read_text()) if results.is_file() else {}
+    return {"training": {k: training[k] for k in ("train_seconds", "epochs", "steps", "best_valid_wer") if k in training}}
+
+
+def _single(workdir: str) -> Runs:
     run = runs.load_runs([workdir])
+    if isinstance(run.family, Mixture):
+        raise InputError(workdir, "a mixture: export it by its members (--checkpoint each, with --weights)")
+    return run
+
+
+def _clear(out: Path) -> None:
+    """Removes an exported model from ``out`` (the files :func:`export` and :func:`export_mixture` write)."""
+    if runs.exported(out):
+        meta = read_meta(out)
+        for name in meta.get("mixture", {}).get("members", []):
+            _clear(out / name)
+            (out / name).rmdir()
+    for name in (PARAMS, META):
+        (out / name).unlink(missing_ok=True)
+
+
+def _write(run: Runs, out: Path, card: dict) -> None:
     config = run.config.to_dict()
     config["data"].update(root="", cache_dir="")  # this machine's paths mean nothing elsewhere
     out.mkdir(parents=True, exist_ok=True)
@@ -125,9 +144,14 @@ def _figures(summary: dict) -> dict:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tapjax.tap.pretrained", description=__doc__.split("\n")[0])
-    parser.add_argument("--checkpoint", required=True, metavar="DIR", help="the training run to ship")
-    parser.add_argument("--out", default=None, help="where to write the pair (default: the package's tapjax/tap/weights)")
-    parser.add_argument("--command", required=True, help="the command that trained the run (for the card)")
+    parser.add_argument("--checkpoint", action="append", required=True, metavar="DIR",
+                        help="the training run (or exported model) to ship; repeat, with weights, for a mixture")
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--weights", default=None, metavar="W1,W2,...", help="the mixture's weights (Eq. 33)")
+    weights.add_argument("--weights_file", default=None, metavar="FILE",
+                         help="the weights chosen by python -m tapjax.tap.mixture_weights")
+    parser.add_argument("--out", default=None, help="where to write the model (default: the package's tapjax/tap/weights)")
+    parser.add_argument("--command", required=True, help="the command(s) that trained it (for the card)")
     parser.add_argument("--machine", required=True, help="the machine it was trained on (for the card)")
     parser.add_argument("--beam", type=int, default=10, help="beam width of the card's scores")
     parser.add_argument("--data_dir", default=None, help="the data root (default: $TAPJAX_DATA or ./data)")
@@ -137,11 +161,15 @@ def _parser() -> argparse.ArgumentParser:
 def _main(argv: list[str] | None) -> None:
     args = _parser().parse_args(argv)
     out = Path(args.out) if args.out else folder()
-    results = Path(args.checkpoint) / "results.json"
-    training = json.loads(results.read_text()) if results.is_file() else {}
-    card = {"command": args.command, "machine": args.machine,
-            "training": {k: training[k] for k in ("train_seconds", "epochs", "steps", "best_valid_wer") if k in training}}
-    export(args.checkpoint, out, card)
+    card = {"command": args.command, "machine": args.machine}
+    if args.weights is None and args.weights_file is None:
+        if len(args.checkpoint) > 1:
+            raise InputError("--checkpoint", "several models ship as a mixture: give --weights or --weights_file")
+        card = {**member_card(args.checkpoint[0]), **card}
+        export(args.checkpoint[0], out, card)
+    else:
+        weights = parse_weights(args.weights) if args.weights is not None else read_weights(args.weights_file)
+        export_mixture(args.checkpoint, weights, out, card)
     card["scores"] = score_card(out, args.beam, args.data_dir)
     meta = read_meta(out)
     (out / META).write_text(json.dumps({**meta, "card": card}, indent=1))

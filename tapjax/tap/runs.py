@@ -1,12 +1,19 @@
-"""Trained TAP or WAP runs: a workdir's config and checkpoints, loaded for decoding.
+"""Trained TAP or WAP runs: a workdir's config and checkpoints, or an exported model, loaded for decoding.
 
 A run's workdir (as written by :func:`tapjax.tap.trainer.train_and_evaluate`) holds its
 ``config.json`` and ``checkpoints/{best,latest}``; its config's ``model.family`` says which model
-it is (:mod:`tapjax.tap.families`). :func:`load_runs` loads one run (a TAP or WAP model) or
-several of one model config (an :class:`~tapjax.common.family.Ensemble`, TAP Eq. 32);
-:func:`load_mixture` loads runs of any families and a GRU language model
-(:mod:`tapjax.tap.language_model`) as one :class:`~tapjax.common.family.Mixture` (TAP Eq. 33),
-each member reading its own input. Unusable runs raise :class:`~tapjax.common.cli.InputError`.
+it is (:mod:`tapjax.tap.families`). An exported model (:func:`tapjax.tap.pretrained.export`, e.g.
+the one shipped in ``tapjax/tap/weights``) is a folder holding :data:`META` (``tap.json``: the
+config, the vocabulary's symbols and the model card) and :data:`PARAMS` (``tap.npz``: the
+parameters in float16, one array per parameter path), or, for a mixture, only :data:`META`
+naming its members (sub-folders, each an exported model) and their weights. Wherever a run's
+workdir is asked for, an exported folder serves too.
+
+:func:`load_runs` loads one run (a TAP or WAP model) or several of one model config (an
+:class:`~tapjax.common.family.Ensemble`, TAP Eq. 32); :func:`load_mixture` loads runs of any
+families and a GRU language model (:mod:`tapjax.tap.language_model`) as one
+:class:`~tapjax.common.family.Mixture` (TAP Eq. 33), each member reading its own input. Unusable
+runs raise :class:`~tapjax.common.cli.InputError`.
 """
 
 from __future__ import annotations
@@ -21,15 +28,20 @@ from typing import Any, Sequence
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
+from flax import traverse_util
 
 from tapjax.common import sharding
 from tapjax.common.checkpoint import Checkpoints, abstract
 from tapjax.common.cli import InputError
 from tapjax.common.family import Ensemble, Family, Mixture, stack_params
 from tapjax.common.paths import data_root
-from tapjax.tap import crohme, families, language_model, weight_noise
+from tapjax.tap import crohme, families, inputs, language_model, weight_noise
 from tapjax.tap.inputs import Images, Points, Rows
 from tapjax.tap.symbols import Vocab
+
+PARAMS, META = "tap.npz", "tap.json"  # an exported model's parameters and its meta
+SEP = "/"  # joins the parameter paths of PARAMS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,23 +58,52 @@ class Runs:
 
     @property
     def stride(self) -> int:
-        """Input points (image columns) per annotation step."""
-        return self.kinds.multiple
+        """Input points (image columns) per annotation step (of every member of a mixture: members
+        that read the ink differently have none)."""
+        kinds = inputs.sized(self.kinds)
+        if len(kinds) != 1:
+            raise InputError("the mixture", f"its members read the ink in {len(kinds)} ways ({kinds}): no one stride")
+        return kinds[0].multiple
+
+
+def exported(where: str | os.PathLike) -> bool:
+    """Whether ``where`` is an exported model (a folder holding :data:`META`)."""
+    return (Path(where) / META).is_file()
+
+
+def read_meta(where: str | os.PathLike) -> dict:
+    """:data:`META` of the exported model in folder ``where``."""
+    path = Path(where) / META
+    if not path.is_file():
+        raise InputError(where, f"no exported model there ({META} is missing)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise InputError(path, f"unreadable ({error})") from None
+
+
+def _exported_config(where: Path) -> dict:
+    """The config of the exported model in ``where`` (a mixture's: its first member's)."""
+    meta = read_meta(where)
+    return _exported_config(where / meta["mixture"]["members"][0]) if "mixture" in meta else meta["config"]
 
 
 def load_config(workdir: str | os.PathLike) -> ml_collections.ConfigDict:
-    """The config a run was trained with (``workdir/config.json``); a run trained on features
-    this version no longer computes (:func:`tapjax.tap.crohme.preprocessing`) is an
-    :class:`InputError`."""
+    """The config a run was trained with (``workdir/config.json``, or an exported model's); a run
+    trained on features this version no longer computes (:func:`tapjax.tap.crohme.preprocessing`)
+    is an :class:`InputError`."""
     path = Path(workdir) / "config.json"
     if not Path(workdir).is_dir():
         raise InputError(workdir, "no such run directory")
-    if not path.is_file():
-        raise InputError(workdir, "not a training run: it has no config.json")
-    try:
-        config = ml_collections.ConfigDict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError) as error:
-        raise InputError(path, f"unreadable config ({error})") from None
+    if exported(workdir):
+        path, config = Path(workdir) / META, ml_collections.ConfigDict(_exported_config(Path(workdir)))
+    elif not path.is_file():
+        raise InputError(workdir, f"not a training run: it has no config.json (nor {META})")
+    else:
+        try:
+            config = ml_collections.ConfigDict(json.loads(path.read_text()))
+        except (json.JSONDecodeError, TypeError) as error:
+            raise InputError(path, f"unreadable config ({error})") from None
     try:
         crohme.preprocessing(config.get("data", {}))
     except ValueError as error:
@@ -134,22 +175,33 @@ def add_length_norm_flag(parser: argparse.ArgumentParser) -> None:
                              "(--no-length_norm: by the sum); default: the run's eval.length_norm")
 
 
-def _model(workdir: str, config: ml_collections.ConfigDict):
-    """The run's model (:func:`tapjax.tap.families.build`); a model block this version cannot build
-    (a run of an older tapjax, e.g. one from before ``temporal_attention``) is an :class:`InputError`."""
+def _model(path: Path, config: ml_collections.ConfigDict):
+    """The model of ``config`` (read from ``path``; :func:`tapjax.tap.families.build`); a model block
+    this version cannot build (a run of an older tapjax, e.g. one from before ``temporal_attention``)
+    is an :class:`InputError`."""
     try:
         return families.build(config)
     except ValueError as error:
-        raise InputError(Path(workdir) / "config.json",
-                         f"a model this version of tapjax cannot build ({error}); retrain the run") from None
+        raise InputError(path, f"a model this version of tapjax cannot build ({error}); retrain the run") from None
+
+
+def _check_vocab(config: ml_collections.ConfigDict, vocab: Vocab, where: Path) -> None:
+    if config.model.vocab_size != len(vocab):
+        raise InputError(where, f"model.vocab_size is {config.model.vocab_size} but the vocabulary has {len(vocab)} symbols")
 
 
 def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None) -> Runs:
-    """One run (a TAP or WAP model) or several (an :class:`Ensemble`, TAP Eq. 32), checked against the vocabulary.
+    """One run (a TAP or WAP model, or an exported model: :func:`load_exported`) or several runs
+    (an :class:`Ensemble`, TAP Eq. 32), checked against the vocabulary.
 
     The vocabulary is read from ``data_dir``, else the run's ``data.root``, else the default data root.
     """
     workdirs = [str(w) for w in workdirs]
+    if len(workdirs) == 1 and exported(workdirs[0]):
+        return load_exported(workdirs[0])
+    for workdir in workdirs:
+        if exported(workdir):
+            raise InputError(workdir, "an exported model joins other runs only as a member of a mixture (--weights)")
     configs = [load_config(w) for w in workdirs]
     _check_same_model(workdirs, configs)
     config = configs[0]
@@ -158,10 +210,8 @@ def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None
         vocab = Vocab.from_data_root(data_dir)
     except FileNotFoundError as error:
         raise InputError(data_root(data_dir), f"no CROHME vocabulary there ({error})") from None
-    if config.model.vocab_size != len(vocab):
-        raise InputError(Path(workdirs[0]) / "config.json",
-                         f"model.vocab_size is {config.model.vocab_size} but the vocabulary has {len(vocab)} symbols")
-    model = _model(workdirs[0], config)
+    _check_vocab(config, vocab, Path(workdirs[0]) / "config.json")
+    model = _model(Path(workdirs[0]) / "config.json", config)
     params = [_restore(w, model, c) for w, c in zip(workdirs, configs)]
     kinds = families.inputs_of(model, config)
     if len(params) == 1:
@@ -169,21 +219,52 @@ def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None
     return Runs(Ensemble(model), stack_params(params), config, vocab, kinds)
 
 
-def load_mixture(workdirs: Sequence[str | os.PathLike], lm: str | os.PathLike | None,
-                 data_dir: str | None = None) -> Runs:
-    """The runs ``workdirs`` (each one member, of any family) and the language model saved in ``lm``
+def load_exported(where: str | os.PathLike) -> Runs:
+    """The exported model in folder ``where``: one model (its parameters restored to float32), or the
+    mixture (Eq. 33) of the members its :data:`META` names, weighted as it says."""
+    where = Path(where)
+    meta = read_meta(where)
+    if "mixture" in meta:
+        names = [str(where / name) for name in meta["mixture"]["members"]]
+        return with_weights(mix([load_exported(name) for name in names], names), meta["mixture"]["weights"],
+                            str(where / META))
+    config = load_config(where)
+    vocab = Vocab(meta["vocab"])
+    _check_vocab(config, vocab, where / META)
+    model = _model(where / META, config)
+    params = _unflatten(where / PARAMS, jax.eval_shape(model.init, jax.random.key(0)))
+    return Runs(model, params, config, vocab, families.inputs_of(model, config))
+
+
+def _unflatten(path: Path, like) -> Any:
+    """The parameters saved at ``path``, as float32 in the tree and shapes of ``like``."""
+    if not path.is_file():
+        raise InputError(path, f"missing: {META} beside it has no parameters")
+    with np.load(path) as saved:
+        arrays = dict(saved)
+    wanted = traverse_util.flatten_dict(like, sep=SEP)
+    if arrays.keys() != wanted.keys():
+        differ = sorted(arrays.keys() ^ wanted.keys())
+        raise InputError(path, f"parameters do not match the model of {META}: {', '.join(differ[:5])}")
+    for name, leaf in wanted.items():
+        if arrays[name].shape != leaf.shape:
+            raise InputError(path, f"{name} has shape {arrays[name].shape}, the model needs {leaf.shape}")
+    return traverse_util.unflatten_dict({k: jnp.asarray(v, np.float32) for k, v in arrays.items()}, sep=SEP)
+
+
+def mix(members: Sequence[Runs], names: Sequence[str], lm: str | os.PathLike | None = None) -> Runs:
+    """The loaded runs ``members`` (called ``names`` in errors) and the language model saved in ``lm``
     (:func:`tapjax.tap.language_model.load`; the last member, reading no ink) as one mixture (TAP
     Eq. 33), of equal weights until :func:`with_weights` sets them. The mixture takes its weights as
     an input (``Mixture(..., weights=None)``, ``params = {"members", "weights"}``), so that other
     weights decode with the same compiled search; decoding settings and the vocabulary are the first
-    run's."""
-    if not workdirs:
-        raise InputError("--checkpoint", "a mixture needs at least one trained run")
-    members = [load_runs([w], data_dir) for w in workdirs]
+    member's."""
     first = members[0]
-    for workdir, run in zip(workdirs[1:], members[1:]):
+    for name, run in zip(names, members):
+        if isinstance(run.family, Mixture):
+            raise InputError(name, "a mixture cannot be a member of another mixture")
         if run.vocab.symbols != first.vocab.symbols:
-            raise InputError(workdir, f"cannot mix with {workdirs[0]}: another vocabulary")
+            raise InputError(name, f"cannot mix with {names[0]}: another vocabulary")
     parts = [(run.family, run.params, run.kinds) for run in members]
     if lm is not None:
         family, params = language_model.load(lm)
@@ -194,6 +275,15 @@ def load_mixture(workdirs: Sequence[str | os.PathLike], lm: str | os.PathLike | 
     family_list, params, kinds = zip(*parts)
     equal = jnp.full(len(parts), 1 / len(parts), jnp.float32)
     return Runs(Mixture(family_list, None), {"members": params, "weights": equal}, first.config, first.vocab, kinds)
+
+
+def load_mixture(workdirs: Sequence[str | os.PathLike], lm: str | os.PathLike | None,
+                 data_dir: str | None = None) -> Runs:
+    """The runs ``workdirs`` (each one member, of any family; runs or exported models) and the
+    language model in ``lm`` as one mixture (:func:`mix`)."""
+    if not workdirs:
+        raise InputError("--checkpoint", "a mixture needs at least one trained run")
+    return mix([load_runs([w], data_dir) for w in workdirs], [str(w) for w in workdirs], lm)
 
 
 def with_weights(runs: Runs, weights: Sequence[float], where: str = "--weights") -> Runs:

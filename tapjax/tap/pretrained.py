@@ -24,6 +24,7 @@ test, which ``tests/test_pretrained.py`` reads again), and records those scores 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.resources
 import json
 import sys
@@ -38,7 +39,6 @@ from flax import traverse_util
 from tapjax.common.cli import InputError, run_cli
 from tapjax.common.family import Mixture
 from tapjax.tap import crohme, runs
-
 from tapjax.tap.mixture_weights import parse_weights, read_weights
 from tapjax.tap.runs import META, PARAMS, SEP, Runs, read_meta
 
@@ -76,11 +76,12 @@ def export(workdir: str, out: Path, card: dict) -> None:
 def export_mixture(workdirs: Sequence[str], weights: Sequence[float], out: Path, card: dict) -> None:
     """Writes the mixture (Eq. 33) of the runs ``workdirs`` weighted ``weights`` to ``out``: member ``i``
     exported to ``out/m<i>`` with its own card (:func:`member_card`), and :data:`META` naming them."""
-    runs.with_weights(runs.load_mixture(workdirs, None), weights)  # an InputError before anything is written
-    members = [(_single(w), member_card(w)) for w in workdirs]
+    members = [_single(w) for w in workdirs]
+    runs.with_weights(runs.mix(members, workdirs), weights)  # an InputError before anything is written
+    cards = [member_card(w) for w in workdirs]
     _clear(out)
     names = [f"m{i}" for i in range(len(members))]
-    for name, (run, member) in zip(names, members):
+    for name, run, member in zip(names, members, cards):
         _write(run, out / name, member)
     (out / META).write_text(json.dumps({"mixture": {"members": names, "weights": list(weights)}, "card": card},
                                        indent=1))
@@ -103,12 +104,13 @@ def _single(workdir: str) -> Runs:
 
 
 def _clear(out: Path) -> None:
-    """Removes an exported model from ``out`` (the files :func:`export` and :func:`export_mixture` write)."""
+    """Removes an exported model from ``out``: the files :func:`export` and :func:`export_mixture`
+    write, and a mixture's member folders once empty (other files in them are kept)."""
     if runs.exported(out):
-        meta = read_meta(out)
-        for name in meta.get("mixture", {}).get("members", []):
+        for name in read_meta(out).get("mixture", {}).get("members", []):
             _clear(out / name)
-            (out / name).rmdir()
+            with contextlib.suppress(OSError):
+                (out / name).rmdir()
     for name in (PARAMS, META):
         (out / name).unlink(missing_ok=True)
 

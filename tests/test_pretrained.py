@@ -54,35 +54,17 @@ def test_a_parameter_file_that_does_not_fit_the_model_is_a_clear_error(exported,
         pretrained.load(tmp_path / "elsewhere")
 
 
-def test_a_shipped_mixture_reads_what_its_members_read_and_replaces_what_was_there(
-        overfit_run, exported, overfit_expression, tmp_path):
-    workdir, _ = overfit_run
-    path, caption = overfit_expression
-    out = tmp_path / "shipped"
-    pretrained.export(str(workdir), out, {"command": "single"})
-    pretrained.export_mixture([str(workdir), str(exported)], (0.25, 0.75), out, {"command": "both"})
-    assert not (out / pretrained.PARAMS).exists() and sorted(p.name for p in out.iterdir()) == ["m0", "m1", "tap.json"]
-    assert pretrained.read_meta(out / "m1")["card"] == {"command": "test"}  # an exported member keeps its card
-    mixture = pretrained.load(out)
-    assert isinstance(mixture.family, Mixture) and mixture.stride == runs.load_runs([str(workdir)]).stride
-    np.testing.assert_allclose(np.asarray(mixture.params["weights"]), [0.25, 0.75])
-    [theirs] = recognize.recognize(mixture, [path], beam=1)
-    assert theirs.latex == caption
-    pretrained.export(str(exported), out, {"command": "single again"})
-    assert sorted(p.name for p in out.iterdir()) == ["tap.json", "tap.npz"]
-
-
-def test_a_mixture_with_bad_weights_writes_nothing(overfit_run, exported, tmp_path):
-    workdir, _ = overfit_run
-    with pytest.raises(InputError, match="summing to 1"):
-        pretrained.export_mixture([str(workdir), str(exported)], (0.5, 0.6), tmp_path / "out", {})
-    assert not (tmp_path / "out").exists()
-
-
-def test_an_exported_model_serves_as_a_checkpoint_but_not_in_a_plain_ensemble(overfit_run, exported, capsys):
+def test_an_exported_model_serves_as_a_checkpoint_and_mixture_member_but_not_in_a_plain_ensemble(
+        overfit_run, exported, capsys):
     workdir, _ = overfit_run
     assert evaluate_command.main(["--checkpoint", str(exported), "--split", "test2014", "--limit", "2",
                                   "--beam", "1", "--json", "--predictions", str(exported / "p.jsonl")]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 2
+    mixture = runs.with_weights(runs.load_mixture([str(workdir), str(exported)], None), (0.25, 0.75))
+    assert isinstance(mixture.family, Mixture) and mixture.vocab.symbols == pretrained.load(exported).vocab.symbols
+    assert evaluate_command.main(["--checkpoint", str(workdir), "--checkpoint", str(exported), "--weights", "0.25,0.75",
+                                  "--split", "test2014", "--limit", "2", "--beam", "1", "--json",
+                                  "--predictions", str(exported / "p.jsonl")]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 2
     assert evaluate_command.main(["--checkpoint", str(workdir), "--checkpoint", str(exported), "--split", "test2014",
                                   "--limit", "2"]) == 2

@@ -3,20 +3,16 @@
 The package holds one trained model in ``tapjax/tap/weights/``, exported as
 :mod:`tapjax.tap.runs` describes: ``tap.json`` (the config, the vocabulary's symbols and the
 model card's figures, ``card``: the training run and the shipped weights' scores) beside
-``tap.npz`` (the parameters in float16, restored to float32 when loaded), or a mixture of such
-models (TAP Eq. 33, an ensemble as Eq. 32 when they are all TAP models): ``tap.json`` naming the
-member sub-folders ``m0``, ``m1``, ... and their weights, beside the card. :func:`load` returns it
+``tap.npz`` (the parameters in float16, restored to float32 when loaded). :func:`load` returns it
 as :class:`~tapjax.tap.runs.Runs`, so :func:`tapjax.load_pretrained`,
 ``python -m tapjax.recognize FILE.inkml`` and ``python -m tapjax.evaluate --split test2014``
 need no training run and no data root for the vocabulary. ``docs/model_card.md`` describes the
 shipped model.
 
-    python -m tapjax.tap.pretrained --checkpoint DIR [--checkpoint DIR2 ... --weights W1,W2,... |
-        --weights_file FILE] --command "..." --machine "..." [--beam 10] [--out DIR]
+    python -m tapjax.tap.pretrained --checkpoint DIR --command "..." --machine "..." [--beam 10] [--out DIR]
 
-writes the model of ``DIR`` (a training run's best checkpoint, or an exported model), or, with
-several ``--checkpoint`` and their weights (``--weights_file``: chosen on the validation set by
-``python -m tapjax.tap.mixture_weights``), their mixture; then scores the written (float16)
+writes the model of ``DIR`` (a training run's best checkpoint, or an exported model), then scores
+the written (float16)
 weights on CROHME 2014 and 2016 test and on :data:`FIXED` (the first 50 expressions of 2014
 test, which ``tests/test_pretrained.py`` reads again), and records those scores in the card.
 """
@@ -24,7 +20,6 @@ test, which ``tests/test_pretrained.py`` reads again), and records those scores 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.resources
 import json
 import sys
@@ -36,10 +31,8 @@ import ml_collections
 import numpy as np
 from flax import traverse_util
 
-from tapjax.common.cli import InputError, run_cli
-from tapjax.common.family import Mixture
+from tapjax.common.cli import run_cli
 from tapjax.tap import crohme, runs
-from tapjax.tap.mixture_weights import parse_weights, read_weights
 from tapjax.tap.runs import META, PARAMS, SEP, Runs, read_meta
 
 FIXED = 50  # expressions of the card's fixed subset: the first of CROHME 2014 test, by key
@@ -68,60 +61,22 @@ def load_runs(workdirs: Sequence[str], data_dir: str | None = None) -> Runs:
 def export(workdir: str, out: Path, card: dict) -> None:
     """Writes the model of run ``workdir`` (its best checkpoint; or an exported model) to ``out``:
     :data:`PARAMS` in float16 and :data:`META` with ``card``."""
-    run = _single(workdir)
-    _clear(out)
-    _write(run, out, card)
-
-
-def export_mixture(workdirs: Sequence[str], weights: Sequence[float], out: Path, card: dict) -> None:
-    """Writes the mixture (Eq. 33) of the runs ``workdirs`` weighted ``weights`` to ``out``: member ``i``
-    exported to ``out/m<i>`` with its own card (:func:`member_card`), and :data:`META` naming them."""
-    members = [_single(w) for w in workdirs]
-    runs.with_weights(runs.mix(members, workdirs), weights)  # an InputError before anything is written
-    cards = [member_card(w) for w in workdirs]
-    _clear(out)
-    names = [f"m{i}" for i in range(len(members))]
-    for name, run, member in zip(names, members, cards):
-        _write(run, out / name, member)
-    (out / META).write_text(json.dumps({"mixture": {"members": names, "weights": list(weights)}, "card": card},
-                                       indent=1))
-
-
-def member_card(workdir: str) -> dict:
-    """An exported model's card, or a training run's figures (``results.json``)."""
-    if runs.exported(workdir):
-        return read_meta(workdir).get("card", {})
-    results = Path(workdir) / "results.json"
-    training = json.loads(results.read_text()) if results.is_file() else {}
-    return {"training": {k: training[k] for k in ("train_seconds", "epochs", "steps", "best_valid_wer") if k in training}}
-
-
-def _single(workdir: str) -> Runs:
     run = runs.load_runs([workdir])
-    if isinstance(run.family, Mixture):
-        raise InputError(workdir, "a mixture: export it by its members (--checkpoint each, with --weights)")
-    return run
-
-
-def _clear(out: Path) -> None:
-    """Removes an exported model from ``out``: the files :func:`export` and :func:`export_mixture`
-    write, and a mixture's member folders once empty (other files in them are kept)."""
-    if runs.exported(out):
-        for name in read_meta(out).get("mixture", {}).get("members", []):
-            _clear(out / name)
-            with contextlib.suppress(OSError):
-                (out / name).rmdir()
-    for name in (PARAMS, META):
-        (out / name).unlink(missing_ok=True)
-
-
-def _write(run: Runs, out: Path, card: dict) -> None:
     config = run.config.to_dict()
     config["data"].update(root="", cache_dir="")  # this machine's paths mean nothing elsewhere
     out.mkdir(parents=True, exist_ok=True)
     flat = traverse_util.flatten_dict(jax.device_get(run.params), sep=SEP)
     np.savez_compressed(out / PARAMS, **{k: np.asarray(v, np.float16) for k, v in flat.items()})
     (out / META).write_text(json.dumps({"config": config, "vocab": run.vocab.symbols, "card": card}, indent=1))
+
+
+def _source_card(workdir: str) -> dict:
+    """What the card keeps of the source: an exported model's card, or a training run's figures."""
+    if runs.exported(workdir):
+        return read_meta(workdir).get("card", {})
+    results = Path(workdir) / "results.json"
+    training = json.loads(results.read_text()) if results.is_file() else {}
+    return {"training": {k: training[k] for k in ("train_seconds", "epochs", "steps", "best_valid_wer") if k in training}}
 
 
 def score_card(out: Path, beam: int, data_dir: str | None) -> dict:
@@ -146,14 +101,9 @@ def _figures(summary: dict) -> dict:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tapjax.tap.pretrained", description=__doc__.split("\n")[0])
-    parser.add_argument("--checkpoint", action="append", required=True, metavar="DIR",
-                        help="the training run (or exported model) to ship; repeat, with weights, for a mixture")
-    weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--weights", default=None, metavar="W1,W2,...", help="the mixture's weights (Eq. 33)")
-    weights.add_argument("--weights_file", default=None, metavar="FILE",
-                         help="the weights chosen by python -m tapjax.tap.mixture_weights")
+    parser.add_argument("--checkpoint", required=True, metavar="DIR", help="the training run (or exported model) to ship")
     parser.add_argument("--out", default=None, help="where to write the model (default: the package's tapjax/tap/weights)")
-    parser.add_argument("--command", required=True, help="the command(s) that trained it (for the card)")
+    parser.add_argument("--command", required=True, help="the command that trained the run (for the card)")
     parser.add_argument("--machine", required=True, help="the machine it was trained on (for the card)")
     parser.add_argument("--beam", type=int, default=10, help="beam width of the card's scores")
     parser.add_argument("--data_dir", default=None, help="the data root (default: $TAPJAX_DATA or ./data)")
@@ -163,15 +113,8 @@ def _parser() -> argparse.ArgumentParser:
 def _main(argv: list[str] | None) -> None:
     args = _parser().parse_args(argv)
     out = Path(args.out) if args.out else folder()
-    card = {"command": args.command, "machine": args.machine}
-    if args.weights is None and args.weights_file is None:
-        if len(args.checkpoint) > 1:
-            raise InputError("--checkpoint", "several models ship as a mixture: give --weights or --weights_file")
-        card = {**member_card(args.checkpoint[0]), **card}
-        export(args.checkpoint[0], out, card)
-    else:
-        weights = parse_weights(args.weights) if args.weights is not None else read_weights(args.weights_file)
-        export_mixture(args.checkpoint, weights, out, card)
+    card = {**_source_card(args.checkpoint), "command": args.command, "machine": args.machine}
+    export(args.checkpoint, out, card)
     card["scores"] = score_card(out, args.beam, args.data_dir)
     meta = read_meta(out)
     (out / META).write_text(json.dumps({**meta, "card": card}, indent=1))

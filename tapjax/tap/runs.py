@@ -5,9 +5,8 @@ A run's workdir (as written by :func:`tapjax.tap.trainer.train_and_evaluate`) ho
 it is (:mod:`tapjax.tap.families`). An exported model (:func:`tapjax.tap.pretrained.export`, e.g.
 the one shipped in ``tapjax/tap/weights``) is a folder holding :data:`META` (``tap.json``: the
 config, the vocabulary's symbols and the model card) and :data:`PARAMS` (``tap.npz``: the
-parameters in float16, one array per parameter path), or, for a mixture, only :data:`META`
-naming its members (sub-folders, each an exported model) and their weights. Wherever a run's
-workdir is asked for, an exported folder serves too.
+parameters in float16, one array per parameter path). Wherever a run's workdir is asked for, an
+exported folder serves too.
 
 :func:`load_runs` loads one run (a TAP or WAP model) or several of one model config (an
 :class:`~tapjax.common.family.Ensemble`, TAP Eq. 32); :func:`load_mixture` loads runs of any
@@ -36,7 +35,7 @@ from tapjax.common.checkpoint import Checkpoints, abstract
 from tapjax.common.cli import InputError
 from tapjax.common.family import Ensemble, Family, Mixture, stack_params
 from tapjax.common.paths import data_root
-from tapjax.tap import crohme, families, inputs, language_model, weight_noise
+from tapjax.tap import crohme, families, language_model, weight_noise
 from tapjax.tap.inputs import Images, Points, Rows
 from tapjax.tap.symbols import Vocab
 
@@ -58,12 +57,8 @@ class Runs:
 
     @property
     def stride(self) -> int:
-        """Input points (image columns) per annotation step (of every member of a mixture: members
-        that read the ink differently have none)."""
-        kinds = inputs.sized(self.kinds)
-        if len(kinds) != 1:
-            raise InputError("the mixture", f"its members read the ink in {len(kinds)} ways ({kinds}): no one stride")
-        return kinds[0].multiple
+        """Input points (image columns) per annotation step."""
+        return self.kinds.multiple
 
 
 def exported(where: str | os.PathLike) -> bool:
@@ -82,12 +77,6 @@ def read_meta(where: str | os.PathLike) -> dict:
         raise InputError(path, f"unreadable ({error})") from None
 
 
-def _exported_config(where: Path) -> dict:
-    """The config of the exported model in ``where`` (a mixture's: its first member's)."""
-    meta = read_meta(where)
-    return _exported_config(where / meta["mixture"]["members"][0]) if "mixture" in meta else meta["config"]
-
-
 def load_config(workdir: str | os.PathLike) -> ml_collections.ConfigDict:
     """The config a run was trained with (``workdir/config.json``, or an exported model's); a run
     trained on features this version no longer computes (:func:`tapjax.tap.crohme.preprocessing`)
@@ -96,7 +85,7 @@ def load_config(workdir: str | os.PathLike) -> ml_collections.ConfigDict:
     if not Path(workdir).is_dir():
         raise InputError(workdir, "no such run directory")
     if exported(workdir):
-        path, config = Path(workdir) / META, ml_collections.ConfigDict(_exported_config(Path(workdir)))
+        path, config = Path(workdir) / META, ml_collections.ConfigDict(read_meta(workdir)["config"])
     elif not path.is_file():
         raise InputError(workdir, f"not a training run: it has no config.json (nor {META})")
     else:
@@ -220,14 +209,9 @@ def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None
 
 
 def load_exported(where: str | os.PathLike) -> Runs:
-    """The exported model in folder ``where``: one model (its parameters restored to float32), or the
-    mixture (Eq. 33) of the members its :data:`META` names, weighted as it says."""
+    """The exported model in folder ``where``, its parameters restored to float32."""
     where = Path(where)
     meta = read_meta(where)
-    if "mixture" in meta:
-        names = [str(where / name) for name in meta["mixture"]["members"]]
-        return with_weights(mix([load_exported(name) for name in names], names), meta["mixture"]["weights"],
-                            str(where / META))
     config = load_config(where)
     vocab = Vocab(meta["vocab"])
     _check_vocab(config, vocab, where / META)
@@ -252,19 +236,21 @@ def _unflatten(path: Path, like) -> Any:
     return traverse_util.unflatten_dict({k: jnp.asarray(v, np.float32) for k, v in arrays.items()}, sep=SEP)
 
 
-def mix(members: Sequence[Runs], names: Sequence[str], lm: str | os.PathLike | None = None) -> Runs:
-    """The loaded runs ``members`` (called ``names`` in errors) and the language model saved in ``lm``
-    (:func:`tapjax.tap.language_model.load`; the last member, reading no ink) as one mixture (TAP
-    Eq. 33), of equal weights until :func:`with_weights` sets them. The mixture takes its weights as
-    an input (``Mixture(..., weights=None)``, ``params = {"members", "weights"}``), so that other
-    weights decode with the same compiled search; decoding settings and the vocabulary are the first
-    member's."""
+def load_mixture(workdirs: Sequence[str | os.PathLike], lm: str | os.PathLike | None,
+                 data_dir: str | None = None) -> Runs:
+    """The runs ``workdirs`` (each one member, of any family; runs or exported models) and the
+    language model saved in ``lm`` (:func:`tapjax.tap.language_model.load`; the last member, reading
+    no ink) as one mixture (TAP Eq. 33), of equal weights until :func:`with_weights` sets them. The
+    mixture takes its weights as an input (``Mixture(..., weights=None)``, ``params = {"members",
+    "weights"}``), so that other weights decode with the same compiled search; decoding settings and
+    the vocabulary are the first run's."""
+    if not workdirs:
+        raise InputError("--checkpoint", "a mixture needs at least one trained run")
+    members = [load_runs([w], data_dir) for w in workdirs]
     first = members[0]
-    for name, run in zip(names, members):
-        if isinstance(run.family, Mixture):
-            raise InputError(name, "a mixture cannot be a member of another mixture")
+    for workdir, run in zip(workdirs[1:], members[1:]):
         if run.vocab.symbols != first.vocab.symbols:
-            raise InputError(name, f"cannot mix with {names[0]}: another vocabulary")
+            raise InputError(workdir, f"cannot mix with {workdirs[0]}: another vocabulary")
     parts = [(run.family, run.params, run.kinds) for run in members]
     if lm is not None:
         family, params = language_model.load(lm)
@@ -275,15 +261,6 @@ def mix(members: Sequence[Runs], names: Sequence[str], lm: str | os.PathLike | N
     family_list, params, kinds = zip(*parts)
     equal = jnp.full(len(parts), 1 / len(parts), jnp.float32)
     return Runs(Mixture(family_list, None), {"members": params, "weights": equal}, first.config, first.vocab, kinds)
-
-
-def load_mixture(workdirs: Sequence[str | os.PathLike], lm: str | os.PathLike | None,
-                 data_dir: str | None = None) -> Runs:
-    """The runs ``workdirs`` (each one member, of any family; runs or exported models) and the
-    language model in ``lm`` as one mixture (:func:`mix`)."""
-    if not workdirs:
-        raise InputError("--checkpoint", "a mixture needs at least one trained run")
-    return mix([load_runs([w], data_dir) for w in workdirs], [str(w) for w in workdirs], lm)
 
 
 def with_weights(runs: Runs, weights: Sequence[float], where: str = "--weights") -> Runs:

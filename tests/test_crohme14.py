@@ -20,7 +20,7 @@ from tapjax.common.cli import InputError
 from tapjax.common import optim, sharding
 from tapjax.common.checkpoint import Checkpoints
 from tapjax.common.optim import make_optimizer
-from tapjax.tap import augment, averaging, trainer, weight_noise
+from tapjax.tap import augment, averaging, pretrained, trainer, weight_noise
 from tapjax.tap.model import TAP
 
 TINY_SIZES = dict(tracker_hidden=4, embed_dim=4, parser_hidden=4, attention_dim=4, coverage_kernel=3,
@@ -183,7 +183,7 @@ def test_unusable_config_is_refused_before_anything_is_written(data_root, tmp_pa
         config.train.lr_cuts, config.optim.lr_cut_factor = 1, 0.0
         expected = "optim.lr_cut_factor: step-size cuts"
     elif problem == "init_from not a run":
-        config.train.init_from, expected = str(tmp_path), "train.init_from: not a training run"
+        config.train.init_from, expected = str(tmp_path), "train.init_from: neither a training run"
     else:
         workdir.write_text("not a run")
         expected = "run: not a directory"
@@ -290,6 +290,21 @@ def test_adaptive_weight_noise_stage_starts_from_the_best_and_checkpoints_sigma(
     changed = [not np.allclose(a, b) for a, b in zip(jax.tree.leaves(jax.device_get(latest.mean)),
                                                       jax.tree.leaves(source))]
     assert any(changed)
+
+
+def test_a_run_starts_from_an_exported_model_of_its_model_config(data_root, tiny_run, tmp_path):
+    shipped = tmp_path / "shipped"
+    pretrained.export(str(tiny_run), shipped, {"command": "test"})
+    config = _tiny_config(data_root, epochs=0)  # the start validated and kept as the best, nothing trained
+    config.train.init_from = str(shipped)
+    trainer.train_and_evaluate(config, str(tmp_path / "on"))
+    source = _restored(_tiny_config(data_root), tiny_run, "best")["state"].params
+    start = _restored(config, tmp_path / "on", "best")["state"].params
+    for a, b in zip(jax.tree.leaves(jax.device_get(start)), jax.tree.leaves(source)):
+        np.testing.assert_array_equal(a, np.asarray(b).astype(np.float16).astype(np.float32))
+    config.model.embed_dim += 1
+    with pytest.raises(InputError, match=r"an exported model of another model config \(embed_dim: "):
+        trainer.train_and_evaluate(config, str(tmp_path / "other"))
 
 
 def test_validation_split_is_test2013_heldout_or_train(data_root):

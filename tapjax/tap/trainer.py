@@ -24,9 +24,10 @@ if the config defines the same run: only the fields of :data:`MAY_CHANGE` may di
 their one value, the :data:`ADDED` ones absent if the new config holds their neutral value),
 which is then rewritten. Other changes are refused, and so is a run trained
 on features this version no longer computes (:func:`tapjax.tap.runs.load_config`);
-``train.init_from=RUN`` in a new workdir starts a run from another run's best weights, which it
-validates first and keeps as its best until it beats them (the authors' weight-noise stage keeps
-the first stage's validation history).
+``train.init_from=RUN`` in a new workdir starts a run from another run's best weights (or from an
+exported model's, e.g. the shipped one in ``tapjax/tap/weights``), which it validates first and
+keeps as its best until it beats them (the authors' weight-noise stage keeps the first stage's
+validation history).
 """
 
 from __future__ import annotations
@@ -102,8 +103,8 @@ def validate(config: ml_collections.ConfigDict, workdir: str | Path) -> None:
     _check_data(config)
     source = Path(config.train.init_from)
     starts = not (Path(workdir) / "checkpoints").exists()
-    if config.train.init_from and starts and not (source / "checkpoints" / "best").is_dir():
-        raise InputError(source, "train.init_from: not a training run with a best checkpoint")
+    if config.train.init_from and starts and not ((source / "checkpoints" / "best").is_dir() or runs.exported(source)):
+        raise InputError(source, "train.init_from: neither a training run with a best checkpoint nor an exported model")
 
 
 def _check_data(config: ml_collections.ConfigDict) -> None:
@@ -166,7 +167,7 @@ def load_split(name: str, config: ml_collections.ConfigDict, **kwargs) -> crohme
 
 def _initial_record(model, config, tx, mesh, checkpoints: Checkpoints) -> dict:
     """The run's latest record (its best if the latest is corrupt), or a new one: parameters
-    initialised from ``train.seed``, or from ``train.init_from``'s best checkpoint; in the adaptive
+    initialised from ``train.seed``, or from ``train.init_from``'s best weights; in the adaptive
     weight-noise stage, a posterior around them."""
     rng = jax.random.key(config.train.seed)
     params, model_state = families.init(model, jax.random.fold_in(rng, 0))
@@ -178,15 +179,18 @@ def _initial_record(model, config, tx, mesh, checkpoints: Checkpoints) -> dict:
     if restored is not None:
         return _as_python(restored)
     if config.train.init_from:  # e.g. the weight-noise annealing stage, from a finished run's best
-        best = _init_from(model, config)
-        params = weight_noise.train_params(weight_noise.means(best.params), config.train)
-        record["state"] = sharding.replicate(sharding.TrainState.create(params, tx, getattr(best, "model_state", None)),
-                                             mesh)
+        params, model_state = _init_from(model, config)
+        params = weight_noise.train_params(params, config.train)
+        record["state"] = sharding.replicate(sharding.TrainState.create(params, tx, model_state), mesh)
     return record
 
 
-def _init_from(model, config) -> sharding.TrainState:
-    """The best train state of the run ``train.init_from`` (restored as its own config has them)."""
+def _init_from(model, config) -> tuple:
+    """``(params, model_state)`` to start from: the best weights of the run ``train.init_from``
+    (restored as its own config has them; the means under weight noise), or those of the exported
+    model there (:func:`_exported_start`)."""
+    if runs.exported(config.train.init_from):
+        return _exported_start(model, config)
     source = Checkpoints(config.train.init_from)
     try:
         state = runs.restore_state(source, model, runs.load_config(config.train.init_from))
@@ -196,7 +200,25 @@ def _init_from(model, config) -> sharding.TrainState:
         source.close()
     if state is None:
         raise InputError(config.train.init_from, "train.init_from: no best checkpoint there")
-    return state
+    return weight_noise.means(state.params), getattr(state, "model_state", None)
+
+
+def _exported_start(model, config) -> tuple:
+    """``(params, model_state)`` of the exported model ``train.init_from`` (e.g. the shipped one,
+    ``tapjax/tap/weights``: training goes on from its float16 weights, in float32, with a fresh
+    optimiser), which must be a model of ``config.model`` over the training data's vocabulary."""
+    source = runs.load_exported(config.train.init_from)
+    theirs, ours = (json.loads(json.dumps(c.model.to_dict())) for c in (source.config, config))
+    differ = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
+    if differ:
+        raise InputError(config.train.init_from, "train.init_from: an exported model of another model config ("
+                         + ", ".join(f"{k}: {theirs.get(k)} there, {ours.get(k)} here" for k in differ) + ")")
+    if source.vocab.symbols != Vocab.from_data_root(config.data.root or None).symbols:
+        raise InputError(config.train.init_from, "train.init_from: the exported model's vocabulary is not the training data's")
+    if not families.stateful(model):
+        return source.params, None
+    variables = dict(source.params)
+    return variables.pop("params"), variables
 
 
 def _as_python(record: dict) -> dict:

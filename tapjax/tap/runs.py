@@ -100,15 +100,20 @@ def load_config(workdir: str | os.PathLike) -> ml_collections.ConfigDict:
     return config
 
 
+def model_differences(a: ml_collections.ConfigDict, b: ml_collections.ConfigDict) -> list[str]:
+    """The fields in which the model blocks of configs ``a`` and ``b`` differ, as ``"field (a's vs
+    b's)"`` (compared as JSON, so that a tuple read back as a list is no difference)."""
+    first, other = (json.loads(json.dumps(c.model.to_dict())) for c in (a, b))
+    return [f"{k} ({first.get(k)} vs {other.get(k)})" for k in sorted(first.keys() | other.keys())
+            if first.get(k) != other.get(k)]
+
+
 def _check_same_model(workdirs: Sequence[str], configs: Sequence[ml_collections.ConfigDict]) -> None:
     """Ensemble members must share the model (Eq. 32 averages models of one family)."""
-    first = configs[0].model.to_dict()
     for workdir, config in zip(workdirs[1:], configs[1:]):
-        other = config.model.to_dict()
-        differ = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+        differ = model_differences(configs[0], config)
         if differ:
-            raise InputError(workdir, f"cannot ensemble with {workdirs[0]}: model config differs in "
-                                      + ", ".join(f"{k} ({first.get(k)} vs {other.get(k)})" for k in differ))
+            raise InputError(workdir, f"cannot ensemble with {workdirs[0]}: model config differs in " + ", ".join(differ))
 
 
 def _fresh_state(model, config: ml_collections.ConfigDict, rng: jax.Array) -> sharding.TrainState:

@@ -208,11 +208,10 @@ def _exported_start(model, config) -> tuple:
     ``tapjax/tap/weights``: training goes on from its float16 weights, in float32, with a fresh
     optimiser), which must be a model of ``config.model`` over the training data's vocabulary."""
     source = runs.load_exported(config.train.init_from)
-    theirs, ours = (json.loads(json.dumps(c.model.to_dict())) for c in (source.config, config))
-    differ = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
+    differ = runs.model_differences(source.config, config)
     if differ:
-        raise InputError(config.train.init_from, "train.init_from: an exported model of another model config ("
-                         + ", ".join(f"{k}: {theirs.get(k)} there, {ours.get(k)} here" for k in differ) + ")")
+        raise InputError(config.train.init_from, "train.init_from: an exported model of another model config, "
+                                                 "differing (its vs this run's) in " + ", ".join(differ))
     if source.vocab.symbols != Vocab.from_data_root(config.data.root or None).symbols:
         raise InputError(config.train.init_from, "train.init_from: the exported model's vocabulary is not the training data's")
     if not families.stateful(model):

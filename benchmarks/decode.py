@@ -35,11 +35,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.configs import crohme14
-from tapjax.tap import batching, crohme
-from tapjax.tap.inputs import Points
-from tapjax.tap.symbols import EOS, Vocab
+from tapjax.tap.ink import batching, crohme
+from tapjax.tap.ink.inputs import Points
+from tapjax.tap.ink.symbols import EOS, Vocab
 from tapjax.common.beam import beam_search
-from tapjax.tap.model import TAP, TAPConfig
+from tapjax.tap.nets.model import TAP, TAPConfig
 
 PAPER_SECONDS = 115.0
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from timing import timed
 
-from tapjax.tap import crohme, inkml, strokes
+from tapjax.tap.ink import crohme, inkml, strokes
 from tapjax.common.paths import dataset_dir
 
 FOLDERS = ("TrainINKML", "TestEM2014GT", "TEST2016_INKML_GT")

@@ -3,12 +3,12 @@
     python benchmarks/preprocess.py [--points 1000000] [--peer_points 10000 20000 40000]
 
 On one densely sampled wavy stroke (a sine wave whose points lie about 0.0035 apart, as from a
-fast digitiser): tapjax's thinning (``tapjax.tap.strokes.keep_mask``, one linear pass) with a
+fast digitiser): tapjax's thinning (``tapjax.tap.ink.strokes.keep_mask``, one linear pass) with a
 threshold of 0.035, so that about one point in ten survives, against the peer: an earlier
 thinning, a vectorised fixed-point iteration from "keep all" (which settles about one kept point
 per two passes over the stroke, so quadratic), under the same rule (stroke ends and ties kept);
 both keep the same points (checked). The peer runs at the smaller sizes it can finish, tapjax
-also at ``--points``. Then the whole of ``tapjax.tap.strokes.preprocess`` (the TAP authors'
+also at ``--points``. Then the whole of ``tapjax.tap.ink.strokes.preprocess`` (the TAP authors'
 features: its thinning threshold is relative to the ink's size, so it keeps far fewer points)
 on a ``--points`` stroke, and the whole path of a user's file: that stroke written as an InkML
 file, read (parse and validate) and preprocessed. Prints a table; the last line is one JSON
@@ -27,7 +27,7 @@ import numpy as np
 
 from timing import timed
 
-from tapjax.tap import inkml, strokes
+from tapjax.tap.ink import inkml, strokes
 
 THRESHOLD = 0.035  # about ten point spacings of dense_wave
 

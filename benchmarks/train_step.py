@@ -4,7 +4,7 @@
 
 Measures expressions per second of (1) our full TAP train step (paper-size model, Eq. 29
 loss, Adadelta, one device) and (2) the tracker's forward + backward: ours
-(:class:`tapjax.tap.tracker.Tracker`) and PyTorch's stacked bidirectional ``torch.nn.GRU``
+(:class:`tapjax.tap.nets.tracker.Tracker`) and PyTorch's stacked bidirectional ``torch.nn.GRU``
 (4 layers, 250 per direction, time halved after layers 3 and 4), same batch and lengths.
 The default lengths are the median CROHME 2014 training expression (248 points, 12 tokens +
 EOS). The last line is one JSON object with the figures.
@@ -22,9 +22,9 @@ import numpy as np
 import optax
 
 from experiments.configs import crohme14
-from tapjax.tap.tracker import Tracker
-from tapjax.tap.loss import tap_loss
-from tapjax.tap.model import TAP, TAPConfig
+from tapjax.tap.nets.tracker import Tracker
+from tapjax.tap.nets.loss import tap_loss
+from tapjax.tap.nets.model import TAP, TAPConfig
 from tapjax.common import sharding
 
 

@@ -5,10 +5,10 @@
     python -m experiments.crohme14 --config experiments/configs/wap.py:cpu --workdir DIR
 
 The config's ``model.family`` says which model trains (``wap.py``: WAP on the rendered ink;
-:mod:`tapjax.tap.families`).
+:mod:`tapjax.tap.nets.families`).
 
 A ``DIR`` that already holds a run resumes it, if the config defines the same run
-(:data:`tapjax.tap.trainer.MAY_CHANGE`). Results go to ``DIR/results.json``. An unusable
+(:data:`tapjax.tap.fit.trainer.MAY_CHANGE`). Results go to ``DIR/results.json``. An unusable
 flag, config or workdir is one ``error:`` line and exit status 2.
 """
 
@@ -16,7 +16,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from tapjax.common.cli import flag_errors, parse_absl_flags, run_cli
-from tapjax.tap import trainer
+from tapjax.tap.fit import trainer
 
 FLAGS = flags.FLAGS
 with flag_errors():

@@ -5,7 +5,7 @@ TAP + WAP + the GRU language model (Eq. 33), scored on CROHME 2014 and 2016 test
         [--beam 10] [--tune_beam K] [--limit N] [--data_dir D] [--out docs/results/crohme_table3.json]
 
 The weights of Eq. 33 are drawn on the validation set (CROHME 2013 test) in the paper's two
-stages (Fig. 11), each a grid decoded by :func:`tapjax.tap.mixture_weights.tune` (best ExpRate,
+stages (Fig. 11), each a grid decoded by :func:`tapjax.tap.read.mixture_weights.tune` (best ExpRate,
 then WER):
 
 (a) TAP and WAP alone: ``xi_1`` for TAP from 0 to 1 in steps of 0.1, ``xi_2 = 1 - xi_1``,
@@ -29,8 +29,8 @@ import sys
 from pathlib import Path
 
 from tapjax.common.cli import run_cli
-from tapjax.tap import evaluate, mixture_weights
-from tapjax.tap.runs import load_mixture, load_runs, load_split, with_weights
+from tapjax.tap.read import evaluate, mixture_weights
+from tapjax.tap.read.runs import load_mixture, load_runs, load_split, with_weights
 
 TEST_SETS = ("test2014", "test2016")
 VALID = "test2013"
@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m experiments.crohme_table3", description=__doc__.split("\n")[0])
     parser.add_argument("--tap", required=True, metavar="DIR", help="a trained TAP run")
     parser.add_argument("--wap", required=True, metavar="DIR", help="a trained WAP run")
-    parser.add_argument("--lm", required=True, metavar="DIR", help="a language model (python -m tapjax.tap.language_model)")
+    parser.add_argument("--lm", required=True, metavar="DIR", help="a language model (python -m tapjax.tap.nets.language_model)")
     parser.add_argument("--beam", type=int, default=10, help="beam width of the test decoding")
     parser.add_argument("--tune_beam", type=int, default=None, help="beam width on the validation set (default: --beam)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N expressions of each split (a quick check)")

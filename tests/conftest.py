@@ -10,7 +10,8 @@ import pytest
 
 from experiments.configs import crohme14
 from tapjax.common.paths import data_root as _data_root
-from tapjax.tap import runs, trainer
+from tapjax.tap.read import runs
+from tapjax.tap.fit import trainer
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +85,7 @@ def overfit_expression(overfit_run, data_root):
 
 
 def _synthetic_batch(rng: np.random.Generator, B: int = 8, N: int = 16, T: int = 5, padding: int = 0) -> dict:
-    """A batch shaped like tapjax.tap.batching's, with unequal lengths per row (vocabulary of 11) and its last
+    """A batch shaped like tapjax.tap.ink.batching's, with unequal lengths per row (vocabulary of 11) and its last
     ``padding`` rows padding (no points, no tokens, index -1)."""
     n_points = rng.integers(4, N + 1, size=B) * (np.arange(B) < B - padding)
     n_tokens = rng.integers(1, T + 1, size=B) * (np.arange(B) < B - padding)

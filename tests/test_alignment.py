@@ -2,9 +2,9 @@
 
 import pytest
 
-from tapjax.tap import alignment
-from tapjax.tap.crohme import read_captions
-from tapjax.tap.inkml import Ink, TraceGroup, read_inkml
+from tapjax.tap.ink import alignment
+from tapjax.tap.ink.crohme import read_captions
+from tapjax.tap.ink.inkml import Ink, TraceGroup, read_inkml
 
 
 def ink(groups, strokes=4):

@@ -6,11 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tapjax.tap import attention
-from tapjax.tap.attention import (TEMPORAL_FORMS, SpatialAttention, TemporalAttention, alignment_targets,
+from tapjax.tap.nets import attention
+from tapjax.tap.nets.attention import (TEMPORAL_FORMS, SpatialAttention, TemporalAttention, alignment_targets,
                                  coverage_features, guider_loss, masked_softmax)
 from experiments.configs import crohme14
-from tapjax.tap.model import TAP, TAPConfig
+from tapjax.tap.nets.model import TAP, TAPConfig
 
 
 def _inputs(rng, B=2, L=6, D=4, n=3):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from experiments.configs import crohme14
-from tapjax.tap import crohme, strokes
-from tapjax.tap.augment import Settings, augment_features, augment_split, for_epoch, linear_map, transform
+from tapjax.tap.ink import crohme, strokes
+from tapjax.tap.ink.augment import Settings, augment_features, augment_split, for_epoch, linear_map, transform
 
 STRONG = Settings(probability=1.0, scale=0.2, aspect=0.3, shear=0.3, rotation=15.0, jitter=0.01)
 

@@ -2,7 +2,7 @@
 
 Each bad file is made from one real-looking CROHME template (X Y T channels, a
 truth, its MathML, a symbol segmentation); the reader, the folder loader and
-``python -m tapjax.tap.stats --folder`` must agree on what loads and why the
+``python -m tapjax.tap.ink.stats --folder`` must agree on what loads and why the
 rest does not.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tapjax.tap import crohme, latex, stats, strokes
-from tapjax.tap.inkml import InkMLError, read_inkml
+from tapjax.tap.ink import crohme, latex, stats, strokes
+from tapjax.tap.ink.inkml import InkMLError, read_inkml
 
 TRUTH = "$x-1$"
 # Four strokes: "x" (two), "-", "1"; points as (X, Y, T).
@@ -152,10 +152,10 @@ def test_deep_nesting_tokenizes_without_recursion_error(truth, tokens):
 
 
 @pytest.mark.parametrize("target, error, reason", [
-    ("tapjax.tap.strokes.preprocess", ValueError("2,000,000 points: too many"),
+    ("tapjax.tap.ink.strokes.preprocess", ValueError("2,000,000 points: too many"),
      "features: 2,000,000 points: too many"),
-    ("tapjax.tap.alignment.align", KeyError("7"), "align: KeyError: '7'"),
-    ("tapjax.tap.latex.tokenize", RuntimeError("boom"), "tokenize: RuntimeError: boom"),
+    ("tapjax.tap.ink.alignment.align", KeyError("7"), "align: KeyError: '7'"),
+    ("tapjax.tap.ink.latex.tokenize", RuntimeError("boom"), "tokenize: RuntimeError: boom"),
 ])
 def test_a_failure_at_any_stage_skips_the_file_naming_the_stage(tmp_path, monkeypatch, target,
                                                                  error, reason):
@@ -176,7 +176,7 @@ def test_an_expression_over_the_point_cap_is_skipped_with_the_cap_named(tmp_path
     split = crohme.load_path(tmp_path / "ink", tmp_path / "cache", workers=1)
     assert len(split) == 0
     assert by_name(split.skipped) == {"long": "features: 32 points: more than the 31 points per expression "
-                                               "tapjax preprocesses (tapjax.tap.strokes.MAX_POINTS)"}
+                                               "tapjax preprocesses (tapjax.tap.ink.strokes.MAX_POINTS)"}
 
 
 REAL = ["18_em_0", "32_em_203", "504_em_40", "516_em_388", "RIT_2014_301"]

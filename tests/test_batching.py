@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from tapjax.tap.batching import batches, bucket_lengths
-from tapjax.tap.crohme import Split
-from tapjax.tap import render
-from tapjax.tap.inputs import Images, Points
-from tapjax.tap.symbols import Vocab
+from tapjax.tap.ink.batching import batches, bucket_lengths
+from tapjax.tap.ink.crohme import Split
+from tapjax.tap.ink import render
+from tapjax.tap.ink.inputs import Images, Points
+from tapjax.tap.ink.symbols import Vocab
 
 POINTS = (Points(4),)
 SYMBOLS = ["<eol>", "x", "^", "{", "}", "2", "+", "1"]
@@ -107,7 +107,7 @@ def test_too_long_and_unknown_tokens_are_errors(vocab):
 
 
 def test_real_train_batches(data_root, cache_dir):
-    from tapjax.tap.crohme import load_folder
+    from tapjax.tap.ink.crohme import load_folder
     split = load_folder("TestEM2014GT", data_root, workers=1)
     small = split.take(range(8))
     vocab = Vocab.from_data_root(data_root)

@@ -12,12 +12,12 @@ import optax
 import orbax.checkpoint as ocp
 import pytest
 
-from tapjax.tap.loss import tap_loss
+from tapjax.tap.nets.loss import tap_loss
 from experiments.configs import crohme14
-from tapjax.tap.model import TAP, TAPConfig
+from tapjax.tap.nets.model import TAP, TAPConfig
 from tapjax.common import sharding
 from tapjax.common.checkpoint import CheckpointMismatchError, Checkpoints, CorruptCheckpointError, Series
-from tapjax.tap.weight_noise import weight_noise
+from tapjax.tap.nets.weight_noise import weight_noise
 
 TINY = TAPConfig.from_config(crohme14.get_config("paper").model,  # the paper's, shrunk
                              vocab_size=11, tracker_hidden=4, embed_dim=4, parser_hidden=5, attention_dim=6,

@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
-from tapjax.tap import crohme
-from tapjax.tap.latex import tokenize
-from tapjax.tap.strokes import Settings
+from tapjax.tap.ink import crohme
+from tapjax.tap.ink.latex import tokenize
+from tapjax.tap.ink.strokes import Settings
 
 FILES = ["TrainINKML/HAMEX/formulaire001-equation001.inkml",
          "TrainINKML/MfrDB/MfrDB2656.inkml",
@@ -125,7 +125,7 @@ def test_load_path_reads_any_folder_and_caches_each_copy_apart(small_root, tmp_p
 @pytest.mark.slow
 def test_stats_report_on_real_data(data_root):
     """The full report (uses the default cache: about 30 s cold, a few seconds warm)."""
-    from tapjax.tap.stats import report
+    from tapjax.tap.ink.stats import report
     stats = report(data_root)
     folders = stats["folders"]
     assert [folders[f]["loaded"] for f in ("train2014", "test2014", "test2016", "test2013")] == [

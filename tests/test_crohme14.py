@@ -20,8 +20,11 @@ from tapjax.common.cli import InputError
 from tapjax.common import optim, sharding
 from tapjax.common.checkpoint import Checkpoints
 from tapjax.common.optim import make_optimizer
-from tapjax.tap import augment, averaging, pretrained, trainer, weight_noise
-from tapjax.tap.model import TAP
+from tapjax.tap.ink import augment
+from tapjax.tap.fit import averaging, trainer
+from tapjax.tap.read import pretrained
+from tapjax.tap.nets import weight_noise
+from tapjax.tap.nets.model import TAP
 
 TINY_SIZES = dict(tracker_hidden=4, embed_dim=4, parser_hidden=4, attention_dim=4, coverage_kernel=3,
                   coverage_filters=2, maxout_dim=4)

@@ -3,7 +3,8 @@
 import jax
 
 from tapjax.common import sharding
-from tapjax.tap import crohme, decoding, runs
+from tapjax.tap.ink import crohme
+from tapjax.tap.read import decoding, runs
 
 
 def test_decoding_on_eight_devices_equals_one_device(overfit_run, data_root):

@@ -1,4 +1,4 @@
-"""End to end: ``python -m tapjax.tap.evaluate`` and ``python -m tapjax.tap.recognize`` on the shared overfit run.
+"""End to end: ``python -m tapjax.tap.read.evaluate`` and ``python -m tapjax.tap.read.recognize`` on the shared overfit run.
 
 The command lines run in-process through their ``main(argv)``.
 """
@@ -13,8 +13,10 @@ import pytest
 
 from tapjax.common import run_config
 from tapjax.common.cli import InputError
-from tapjax.tap import crohme, evaluate, recognize, runs, trainer
-from tapjax.tap.attention_plot import plot_attention
+from tapjax.tap.ink import crohme
+from tapjax.tap.read import evaluate, recognize, runs
+from tapjax.tap.fit import trainer
+from tapjax.tap.read.attention_plot import plot_attention
 
 SUMMARY_KEYS = {"split", "n", "wer", "exprate", "le1", "le2", "le3", "beam", "devices", "seconds", "per_stroke_count"}
 EMPTY_INK = """<ink xmlns="http://www.w3.org/2003/InkML">

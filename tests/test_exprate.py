@@ -6,7 +6,7 @@ import editdistance
 import numpy as np
 import pytest
 
-from tapjax.tap.exprate import edit_distance, score, stroke_bucket
+from tapjax.tap.read.exprate import edit_distance, score, stroke_bucket
 
 
 @pytest.mark.parametrize(

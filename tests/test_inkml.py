@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from tapjax.tap.inkml import InkMLError, read_files, read_folder, read_inkml
+from tapjax.tap.ink.inkml import InkMLError, read_files, read_folder, read_inkml
 
 HEADER = '<ink xmlns="http://www.w3.org/2003/InkML">'
 GOOD = HEADER + """

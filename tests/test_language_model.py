@@ -1,4 +1,4 @@
-"""The GRU language model (tapjax.tap.language_model): a decoding family that reads no ink,
+"""The GRU language model (tapjax.tap.nets.language_model): a decoding family that reads no ink,
 its training by teacher forcing, perplexity, saving, the command line."""
 
 import json
@@ -12,9 +12,10 @@ import pytest
 from tapjax.common.beam import beam_search
 from tapjax.common.cli import InputError
 from tapjax.common.family import Mixture
-from tapjax.tap import crohme, language_model as lm
-from tapjax.tap.language_model import LanguageModel, LMConfig, TrainSettings
-from tapjax.tap.symbols import Vocab
+from tapjax.tap.ink import crohme
+from tapjax.tap.nets import language_model as lm
+from tapjax.tap.nets.language_model import LanguageModel, LMConfig, TrainSettings
+from tapjax.tap.ink.symbols import Vocab
 
 TINY = LanguageModel(LMConfig(vocab_size=11, embed_dim=8, hidden=16))
 # Three captions (ids, <eol> = 0 last) that differ from their first symbol on.

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tapjax.tap.latex import canonical_number, tokenize
-from tapjax.tap.symbols import Vocab
+from tapjax.tap.ink.latex import canonical_number, tokenize
+from tapjax.tap.ink.symbols import Vocab
 
 
 @pytest.mark.parametrize("truth, tokens", [

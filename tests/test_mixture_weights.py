@@ -1,4 +1,4 @@
-"""Eq. 33's weights chosen on a validation split (tapjax.tap.mixture_weights): the grid, the choice on a
+"""Eq. 33's weights chosen on a validation split (tapjax.tap.read.mixture_weights): the grid, the choice on a
 constructed case whose best setting is known, the weights file read back, bad weights refused."""
 
 import dataclasses
@@ -12,11 +12,11 @@ import pytest
 
 from tapjax.common.cli import InputError
 from tapjax.common.family import Mixture
-from tapjax.tap import evaluate, mixture_weights
-from tapjax.tap.crohme import Split
-from tapjax.tap.inputs import Points
-from tapjax.tap.runs import Runs, with_weights
-from tapjax.tap.symbols import Vocab
+from tapjax.tap.read import evaluate, mixture_weights
+from tapjax.tap.ink.crohme import Split
+from tapjax.tap.ink.inputs import Points
+from tapjax.tap.read.runs import Runs, with_weights
+from tapjax.tap.ink.symbols import Vocab
 
 VOCAB = Vocab(["<eol>", "x", "2"])
 

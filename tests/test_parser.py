@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from experiments.configs import crohme14
-from tapjax.tap.attention import TEMPORAL_FORMS
-from tapjax.tap.model import TAP, TAPConfig
+from tapjax.tap.nets.attention import TEMPORAL_FORMS
+from tapjax.tap.nets.model import TAP, TAPConfig
 
 TINY = TAPConfig.from_config(crohme14.get_config("paper").model,  # the paper's, shrunk
                              vocab_size=11, tracker_hidden=6, embed_dim=5, parser_hidden=7, attention_dim=8,

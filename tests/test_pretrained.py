@@ -1,4 +1,4 @@
-"""The model shipped with tapjax (``tapjax/tap/weights``): export, load, and the commands without ``--checkpoint``."""
+"""The model shipped with tapjax (``tapjax/tap/read/weights``): export, load, and the commands without ``--checkpoint``."""
 
 import json
 
@@ -10,8 +10,9 @@ import tapjax
 from tapjax import evaluate as evaluate_command, recognize as recognize_command
 from tapjax.common.cli import InputError
 from tapjax.common.family import Mixture
-from tapjax.tap import crohme, evaluate, pretrained, recognize, runs
-from tapjax.tap.crohme import FOLDERS
+from tapjax.tap.ink import crohme
+from tapjax.tap.read import evaluate, pretrained, recognize, runs
+from tapjax.tap.ink.crohme import FOLDERS
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import tarfile
 
 import numpy as np
 
-from tapjax.tap import reference_features, stats
-from tapjax.tap.strokes import Settings
+from tapjax.tap.ink import reference_features, stats
+from tapjax.tap.ink.strokes import Settings
 
 
 def test_default_preprocessing_agrees_with_the_authors_features(data_root, capsys):

@@ -1,10 +1,10 @@
-"""Ink to image (tapjax.tap.render): layout, anti-aliased strokes, batches with masks."""
+"""Ink to image (tapjax.tap.ink.render): layout, anti-aliased strokes, batches with masks."""
 
 import numpy as np
 import pytest
 
-from tapjax.tap import render
-from tapjax.tap.render import Settings, batch_images, layout, render_points
+from tapjax.tap.ink import render
+from tapjax.tap.ink.render import Settings, batch_images, layout, render_points
 
 SMALL = Settings(height=32, max_width=256, pen_width=3.0, margin=2.0)
 

@@ -1,10 +1,10 @@
 """Preprocessing (the TAP authors' features) and the 8-dim TAP point features on hand-made ink:
-each rule of the module docstring of tapjax.tap.strokes has a test below."""
+each rule of the module docstring of tapjax.tap.ink.strokes has a test below."""
 
 import numpy as np
 import pytest
 
-from tapjax.tap.strokes import MAX_POINTS, Settings, keep_mask, preprocess
+from tapjax.tap.ink.strokes import MAX_POINTS, Settings, keep_mask, preprocess
 
 SETTINGS = Settings()
 ROOT3 = np.sqrt(3)

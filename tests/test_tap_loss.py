@@ -8,10 +8,10 @@ import numpy as np
 import optax
 import pytest
 
-from tapjax.tap.attention import alignment_targets
-from tapjax.tap.loss import tap_loss
+from tapjax.tap.nets.attention import alignment_targets
+from tapjax.tap.nets.loss import tap_loss
 from experiments.configs import crohme14
-from tapjax.tap.model import TAP, TAPConfig
+from tapjax.tap.nets.model import TAP, TAPConfig
 from tapjax.common import sharding
 
 TINY = TAPConfig.from_config(crohme14.get_config("paper").model,  # the paper's, shrunk

@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 
-from tapjax.tap.tracker import Tracker
+from tapjax.tap.nets.tracker import Tracker
 
 
 def _apply(tracker, features, mask):

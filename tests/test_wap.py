@@ -1,4 +1,4 @@
-"""WAP (tapjax.tap.watcher, tapjax.tap.wap): the watcher's grid and mask, the 2-D coverage, the family in
+"""WAP (tapjax.tap.nets.watcher, tapjax.tap.nets.wap): the watcher's grid and mask, the 2-D coverage, the family in
 the beam search and in a mixture with TAP and the language model (Eq. 33), a one-batch overfit through the
 trainer's stateful step read back by the search, a run of the trainer resumed and decoded from its workdir."""
 
@@ -13,11 +13,14 @@ from tapjax.common import sharding
 from tapjax.common.beam import beam_search
 from tapjax.common.checkpoint import Checkpoints
 from tapjax.common.family import Mixture
-from tapjax.tap import decoding, families, inputs, render, runs, trainer
-from tapjax.tap.language_model import LanguageModel, LMConfig
-from tapjax.tap.model import TAP, TAPConfig
-from tapjax.tap.wap import WAP, WAPConfig, columns, grid_coverage_features
-from tapjax.tap.watcher import Watcher
+from tapjax.tap.read import decoding, runs
+from tapjax.tap.nets import families
+from tapjax.tap.ink import inputs, render
+from tapjax.tap.fit import trainer
+from tapjax.tap.nets.language_model import LanguageModel, LMConfig
+from tapjax.tap.nets.model import TAP, TAPConfig
+from tapjax.tap.nets.wap import WAP, WAPConfig, columns, grid_coverage_features
+from tapjax.tap.nets.watcher import Watcher
 
 TINY = WAPConfig.from_config(wap_configs.get_config("paper").model,  # the paper's, shrunk
                              vocab_size=11, image_height=32, watcher_filters=(4, 8, 8, 16),

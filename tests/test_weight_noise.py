@@ -10,9 +10,9 @@ import pytest
 from experiments.configs import crohme14
 from tapjax.common import optim, sharding
 from tapjax.common.checkpoint import Series
-from tapjax.tap import trainer
-from tapjax.tap.model import TAP
-from tapjax.tap.weight_noise import (LOG_VAR_SCALE, Posterior, complexity, means, optimizer, train_params,
+from tapjax.tap.fit import trainer
+from tapjax.tap.nets.model import TAP
+from tapjax.tap.nets.weight_noise import (LOG_VAR_SCALE, Posterior, complexity, means, optimizer, train_params,
                                      variational_gradients, variational_loss)
 
 MU = {"a": np.array([0.5, -1.0], np.float32), "b": np.array([2.0], np.float32)}

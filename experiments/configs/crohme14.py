@@ -11,7 +11,7 @@ Variants
     gradient clipping at global norm 1000, model selection by WER on the CROHME 2013 test set
     (a validation set, neither trained on nor tested), and when 15 validations in a row (then
     more than ``train.patience``) bring no improvement, one step-size cut (Adadelta's eps / 10)
-    and 15 more, then the end (tapjax.tap.trainer). The authors' second stage anneals the best
+    and 15 more, then the end (tapjax.tap.fit.trainer). The authors' second stage anneals the best
     model with adaptive weight noise: ``--config.train.init_from=RUN
     --config.train.weight_noise=adaptive`` (two cuts there: ``train.noise_lr_cuts``).
 ``p1`` / ``p2`` / ``p3``
@@ -47,13 +47,13 @@ VARIANTS = ("paper", "p1", "p2", "p3", "cpu", "gpu", "overfit")
 def _paper() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     # The model block is the only place a model hyper-parameter is written: the model is built
-    # from it by keyword (tapjax.tap.model.TAPConfig.from_config).
+    # from it by keyword (tapjax.tap.nets.model.TAPConfig.from_config).
     c.model = ml_collections.ConfigDict(dict(
         vocab_size=111, feature_dim=8, tracker_hidden=250, tracker_layers=4, pool_after=(3, 4),
         embed_dim=256, parser_hidden=256, attention_dim=500, coverage=True, coverage_kernel=121,
         coverage_filters=256, temporal=True, maxout_dim=256,
-        temporal_attention="paper",  # or "authors": beta_t as the authors' code (tapjax.tap.attention)
-        dropout=0.0))  # > 0: dropout of the annotations and the readout in training (not in the paper; tapjax.tap.parser)
+        temporal_attention="paper",  # or "authors": beta_t as the authors' code (tapjax.tap.nets.attention)
+        dropout=0.0))  # > 0: dropout of the annotations and the readout in training (not in the paper; tapjax.tap.nets.parser)
     c.data = ml_collections.ConfigDict(dict(
         root="",  # the data root (--data_dir sets it); empty: $TAPJAX_DATA or ./data
         cache_dir="",  # preprocessed arrays; empty: $TAPJAX_CACHE or ~/.cache/tapjax
@@ -61,23 +61,23 @@ def _paper() -> ml_collections.ConfigDict:
         valid="test2013"))  # or "heldout" (a seeded 5 % of train, not trained on) or "train"
     c.train = ml_collections.ConfigDict(dict(
         batch_size=8, epochs=200, patience=15, lr_cuts=1, noise_lr_cuts=2, seed=0, guider_weight=0.1,
-        loss_average="expressions",  # or "tokens" (tapjax.tap.loss)
-        label_smoothing=0.0,  # > 0: cross-entropy against a target smoothed to uniform (tapjax.tap.loss)
-        average_last=0,  # > 0: try the mean of the last K validated weights as the best (tapjax.tap.averaging)
-        weight_noise="none", noise_complexity=0.05,  # or "adaptive" (tapjax.tap.weight_noise)
+        loss_average="expressions",  # or "tokens" (tapjax.tap.nets.loss)
+        label_smoothing=0.0,  # > 0: cross-entropy against a target smoothed to uniform (tapjax.tap.nets.loss)
+        average_last=0,  # > 0: try the mean of the last K validated weights as the best (tapjax.tap.fit.averaging)
+        weight_noise="none", noise_complexity=0.05,  # or "adaptive" (tapjax.tap.nets.weight_noise)
         init_from="", eval_every_epochs=1, stop_at_wer=-1.0, log_every=50, checkpoint_every=1000, time_budget_s=0.0))
     c.optim = ml_collections.ConfigDict(dict(
         name="adadelta", learning_rate=1.0, rho=0.95, eps=1e-8, b1=0.9, b2=0.999, clip_norm=1000.0,
         lr_cut_factor=10.0,  # what a step-size cut divides Adadelta's eps (Adam's rate) by
         decay_epochs=0, final_lr_fraction=0.0,  # decay_epochs > 0: cosine decay (see tapjax.common.optim)
         warmup_epochs=0.0, schedule_clock="steps"))  # or "budget": decayed by the share of time_budget_s spent too
-    # Decoding (validation, test, `python -m tapjax.tap.evaluate` / `recognize`, which fall back to
+    # Decoding (validation, test, `python -m tapjax.tap.read.evaluate` / `recognize`, which fall back to
     # a run's own values): expressions per batch (split over the devices), beam widths, longest caption,
     # ranking of finished hypotheses by log-probability per symbol (the authors' decoder) or by the sum.
     c.eval = ml_collections.ConfigDict(dict(
         batch_size=16, valid_beam=10, test_beam=10, max_len=250, length_norm=True,
         test_sets=("test2014", "test2016")))
-    # On-the-fly ink augmentation of the training expressions, redrawn each epoch (tapjax.tap.augment):
+    # On-the-fly ink augmentation of the training expressions, redrawn each epoch (tapjax.tap.ink.augment):
     # the share of expressions augmented (0: off), the largest relative change of size and of x/y aspect,
     # horizontal shear factor, rotation in degrees, and point jitter as a fraction of the ink's height.
     c.augment = ml_collections.ConfigDict(dict(

@@ -1,8 +1,8 @@
 """WAP on CROHME 2014 (the offline member of TAP's Eq. 33): ``get_config(variant)`` for
 ``--config experiments/configs/wap.py:VARIANT``.
 
-The model block builds :class:`tapjax.tap.wap.WAP` (``model.family = "wap"``); the images are
-drawn from the ink by :mod:`tapjax.tap.render` at ``model.image_height`` rows with the ``render``
+The model block builds :class:`tapjax.tap.nets.wap.WAP` (``model.family = "wap"``); the images are
+drawn from the ink by :mod:`tapjax.tap.ink.render` at ``model.image_height`` rows with the ``render``
 block's other settings.
 
 Variants
@@ -41,19 +41,19 @@ VARIANTS = ("paper", "cpu")
 def _paper() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     # The only place a WAP hyper-parameter is written: the model is built from this block by keyword
-    # (tapjax.tap.wap.WAPConfig.from_config).
+    # (tapjax.tap.nets.wap.WAPConfig.from_config).
     c.model = ml_collections.ConfigDict(dict(
         family="wap", vocab_size=111, image_height=128, watcher_filters=(32, 64, 64, 128),
         watcher_layers=(4, 4, 4, 4), batch_norm=True, embed_dim=256, parser_hidden=256, attention_dim=128,
         coverage=True, coverage_kernel=5, coverage_filters=128, maxout_dim=256))
-    # How the ink is drawn (tapjax.tap.render.Settings, whose height is model.image_height).
+    # How the ink is drawn (tapjax.tap.ink.render.Settings, whose height is model.image_height).
     c.render = ml_collections.ConfigDict(dict(max_width=1024, pen_width=3.0, margin=2.0))
     c.data = ml_collections.ConfigDict(dict(
         root="",  # the data root (--data_dir sets it); empty: $TAPJAX_DATA or ./data
         cache_dir="",  # preprocessed arrays; empty: $TAPJAX_CACHE or ~/.cache/tapjax
         train_limit=0, train_max_points=0, max_tokens=0, pad_to_longest=False,
         valid="test2013"))  # or "heldout" (a seeded 5 % of train, not trained on) or "train"
-    # The fields of crohme14.py's train block, so that tapjax.tap.trainer reads this config as it reads TAP's.
+    # The fields of crohme14.py's train block, so that tapjax.tap.fit.trainer reads this config as it reads TAP's.
     c.train = ml_collections.ConfigDict(dict(
         batch_size=8, epochs=200, patience=15, lr_cuts=2, noise_lr_cuts=2, seed=0,
         guider_weight=0.0,  # WAP has no attention guider: Eq. 29 is the cross-entropy alone

@@ -1,6 +1,6 @@
 """Compiling a jitted function for every batch shape it will meet, all at once, before it runs.
 
-A length-bucketed pass over a split (:mod:`tapjax.tap.batching`) meets about ten batch shapes,
+A length-bucketed pass over a split (:mod:`tapjax.tap.ink.batching`) meets about ten batch shapes,
 and a jitted step compiles once per shape at its first call. Compiled there, one after another,
 the compilations sit inside the first epoch: on an accelerator they can take longer than the
 epoch's steps, and a trainer's time budget would count them as training. XLA compiles in

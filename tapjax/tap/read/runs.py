@@ -1,16 +1,16 @@
 """Trained TAP or WAP runs: a workdir's config and checkpoints, or an exported model, loaded for decoding.
 
-A run's workdir (as written by :func:`tapjax.tap.trainer.train_and_evaluate`) holds its
+A run's workdir (as written by :func:`tapjax.tap.fit.trainer.train_and_evaluate`) holds its
 ``config.json`` and ``checkpoints/{best,latest}``; its config's ``model.family`` says which model
-it is (:mod:`tapjax.tap.families`). An exported model (:func:`tapjax.tap.pretrained.export`, e.g.
-the one shipped in ``tapjax/tap/weights``) is a folder holding :data:`META` (``tap.json``: the
+it is (:mod:`tapjax.tap.nets.families`). An exported model (:func:`tapjax.tap.read.pretrained.export`, e.g.
+the one shipped in ``tapjax/tap/read/weights``) is a folder holding :data:`META` (``tap.json``: the
 config, the vocabulary's symbols and the model card) and :data:`PARAMS` (``tap.npz``: the
 parameters in float16, one array per parameter path). Wherever a run's workdir is asked for, an
 exported folder serves too.
 
 :func:`load_runs` loads one run (a TAP or WAP model) or several of one model config (an
 :class:`~tapjax.common.family.Ensemble`, TAP Eq. 32); :func:`load_mixture` loads runs of any
-families and a GRU language model (:mod:`tapjax.tap.language_model`) as one
+families and a GRU language model (:mod:`tapjax.tap.nets.language_model`) as one
 :class:`~tapjax.common.family.Mixture` (TAP Eq. 33), each member reading its own input. Unusable
 runs raise :class:`~tapjax.common.cli.InputError`.
 """
@@ -35,9 +35,10 @@ from tapjax.common.checkpoint import Checkpoints, abstract
 from tapjax.common.cli import InputError
 from tapjax.common.family import Ensemble, Family, Mixture, stack_params
 from tapjax.common.paths import data_root
-from tapjax.tap import crohme, families, language_model, weight_noise
-from tapjax.tap.inputs import Images, Points, Rows
-from tapjax.tap.symbols import Vocab
+from tapjax.tap.ink import crohme
+from tapjax.tap.nets import families, language_model, weight_noise
+from tapjax.tap.ink.inputs import Images, Points, Rows
+from tapjax.tap.ink.symbols import Vocab
 
 PARAMS, META = "tap.npz", "tap.json"  # an exported model's parameters and its meta
 SEP = "/"  # joins the parameter paths of PARAMS
@@ -46,7 +47,7 @@ SEP = "/"  # joins the parameter paths of PARAMS
 @dataclasses.dataclass(frozen=True)
 class Runs:
     """Trained runs ready to decode: ``family`` (a TAP or WAP model or an ensemble of them), its
-    ``params`` and the input it reads (``kinds``, :mod:`tapjax.tap.inputs`), or a mixture of
+    ``params`` and the input it reads (``kinds``, :mod:`tapjax.tap.ink.inputs`), or a mixture of
     families (:func:`load_mixture`: ``kinds`` a tuple, one per member)."""
 
     family: Family
@@ -79,7 +80,7 @@ def read_meta(where: str | os.PathLike) -> dict:
 
 def load_config(workdir: str | os.PathLike) -> ml_collections.ConfigDict:
     """The config a run was trained with (``workdir/config.json``, or an exported model's); a run
-    trained on features this version no longer computes (:func:`tapjax.tap.crohme.preprocessing`)
+    trained on features this version no longer computes (:func:`tapjax.tap.ink.crohme.preprocessing`)
     is an :class:`InputError`."""
     path = Path(workdir) / "config.json"
     if not Path(workdir).is_dir():
@@ -137,7 +138,7 @@ def restore_state(checkpoints: Checkpoints, model, config: ml_collections.Config
 
 
 def _restore(workdir: str, model, config) -> Any:
-    """What the model decodes with (:func:`tapjax.tap.families.state_variables`, the means under weight
+    """What the model decodes with (:func:`tapjax.tap.nets.families.state_variables`, the means under weight
     noise) from the best checkpoint (the latest if there is no best, or, with a warning, if the best
     is corrupt)."""
     if not (Path(workdir) / "checkpoints").is_dir():
@@ -170,7 +171,7 @@ def add_length_norm_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _model(path: Path, config: ml_collections.ConfigDict):
-    """The model of ``config`` (read from ``path``; :func:`tapjax.tap.families.build`); a model block
+    """The model of ``config`` (read from ``path``; :func:`tapjax.tap.nets.families.build`); a model block
     this version cannot build (a run of an older tapjax, e.g. one from before ``temporal_attention``)
     is an :class:`InputError`."""
     try:
@@ -244,7 +245,7 @@ def _unflatten(path: Path, like) -> Any:
 def load_mixture(workdirs: Sequence[str | os.PathLike], lm: str | os.PathLike | None,
                  data_dir: str | None = None) -> Runs:
     """The runs ``workdirs`` (each one member, of any family; runs or exported models) and the
-    language model saved in ``lm`` (:func:`tapjax.tap.language_model.load`; the last member, reading
+    language model saved in ``lm`` (:func:`tapjax.tap.nets.language_model.load`; the last member, reading
     no ink) as one mixture (TAP Eq. 33), of equal weights until :func:`with_weights` sets them. The
     mixture takes its weights as an input (``Mixture(..., weights=None)``, ``params = {"members",
     "weights"}``), so that other weights decode with the same compiled search; decoding settings and

@@ -10,7 +10,7 @@ the next point is in the same stroke, the pen-up flag 1 at the last point of eac
 (:func:`point_features`). The paper does not say how the points are normalised or
 thinned: :func:`preprocess` computes the TAP authors' own features, as released for the
 CROHME 2014 test set (``crohme/tap/on-ascii-test.tar.gz``; the recipe was recovered from
-those files, and ``python -m tapjax.tap.stats --reference_features`` checks it against all 986):
+those files, and ``python -m tapjax.tap.ink.stats --reference_features`` checks it against all 986):
 
 1. :func:`authors_thinning` -- coordinates rounded to 3 decimals; per stroke, consecutive
    exact duplicates dropped, then :func:`keep_mask` against the last kept point with the
@@ -167,7 +167,7 @@ def point_features(points: np.ndarray, strokes: np.ndarray) -> np.ndarray:
 def renormalize(points: np.ndarray, strokes: np.ndarray) -> np.ndarray:
     """Kept points ``[N, 2]`` normalised in position and size by their curve moments (step 2 of
     the module docstring): both axes divided by the x spread, else the y spread, else 1. Also
-    for ink moved after preprocessing (:mod:`tapjax.tap.augment`)."""
+    for ink moved after preprocessing (:mod:`tapjax.tap.ink.augment`)."""
     mean, std = segment_moments(points, strokes)
     return (points - mean) / _first_positive(std)
 
@@ -182,6 +182,6 @@ def preprocess(traces: Sequence[np.ndarray], settings: Settings = Settings()
     count = sum(len(t) for t in traces)
     if count > MAX_POINTS:
         raise ValueError(f"{count:,} points: more than the {MAX_POINTS:,} points per expression "
-                         "tapjax preprocesses (tapjax.tap.strokes.MAX_POINTS)")
+                         "tapjax preprocesses (tapjax.tap.ink.strokes.MAX_POINTS)")
     points, strokes = authors_thinning(*concatenate(traces), settings.min_distance)
     return point_features(renormalize(points, strokes), strokes), strokes

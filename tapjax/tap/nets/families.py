@@ -2,14 +2,14 @@
 
 A config's ``model.family`` names the family (:data:`FAMILIES`):
 
-- ``"tap"``: :class:`~tapjax.tap.model.TAP` (``experiments/configs/crohme14.py``), reading the ink
-  as points (:class:`~tapjax.tap.inputs.Points`), trained on Eq. 29 with the attention guider.
+- ``"tap"``: :class:`~tapjax.tap.nets.model.TAP` (``experiments/configs/crohme14.py``), reading the ink
+  as points (:class:`~tapjax.tap.ink.inputs.Points`), trained on Eq. 29 with the attention guider.
   The TAP configs have no ``family`` field, and neither have the runs saved before it existed:
   a model block without one is TAP's.
-- ``"wap"``: :class:`~tapjax.tap.wap.WAP` (``experiments/configs/wap.py``), reading the ink rendered
-  as an image (:class:`~tapjax.tap.inputs.Images`, drawn as the config's ``render`` block says at
+- ``"wap"``: :class:`~tapjax.tap.nets.wap.WAP` (``experiments/configs/wap.py``), reading the ink rendered
+  as an image (:class:`~tapjax.tap.ink.inputs.Images`, drawn as the config's ``render`` block says at
   ``model.image_height`` rows), trained on Eq. 29 without the guider
-  (:func:`tapjax.tap.loss.wap_loss`). Its batch normalisation's running averages are model state
+  (:func:`tapjax.tap.nets.loss.wap_loss`). Its batch normalisation's running averages are model state
   that training updates outside the gradient: its runs train a
   :class:`~tapjax.common.sharding.StatefulTrainState` (``model_state = {"batch_stats": ...}``) and
   decode with ``{"params": ..., "batch_stats": ...}``.
@@ -26,11 +26,11 @@ import jax
 import ml_collections
 
 from tapjax.common import sharding
-from tapjax.tap import render
-from tapjax.tap.inputs import Images, Points
-from tapjax.tap.loss import tap_loss, wap_loss
-from tapjax.tap.model import TAP
-from tapjax.tap.wap import WAP
+from tapjax.tap.ink import render
+from tapjax.tap.ink.inputs import Images, Points
+from tapjax.tap.nets.loss import tap_loss, wap_loss
+from tapjax.tap.nets.model import TAP
+from tapjax.tap.nets.wap import WAP
 
 FAMILIES = {"tap": TAP, "wap": WAP}
 DEFAULT = "tap"  # the family of a model block without a ``family`` field

@@ -6,12 +6,12 @@ plots ExpRate over them). :func:`tune` decodes a split with each setting of a gr
 one of highest ExpRate, a tie going to the lower WER, then to the earlier setting. From the
 command line::
 
-    python -m tapjax.tap.mixture_weights --checkpoint TAP_RUN --checkpoint WAP_RUN [--lm LM_DIR] \\
+    python -m tapjax.tap.read.mixture_weights --checkpoint TAP_RUN --checkpoint WAP_RUN [--lm LM_DIR] \\
         [--split test2013] [--grid "0.5,0.3,0.2;0.6,0.2,0.2" | --step 0.25] [--beam K] [--max_len N] \\
         [--batch_size B] [--limit N] [--data_dir D] --out weights.json
 
-loads the members (:func:`tapjax.tap.runs.load_mixture`: each ``--checkpoint`` a run of any
-family, then the language model saved by ``python -m tapjax.tap.language_model``), decodes
+loads the members (:func:`tapjax.tap.read.runs.load_mixture`: each ``--checkpoint`` a run of any
+family, then the language model saved by ``python -m tapjax.tap.nets.language_model``), decodes
 ``--split`` (default ``test2013``, CROHME 2013 test: the project's validation set, never a test
 set) with each setting of ``--grid`` (settings separated by ``;``, one weight per member, in the
 members' order) or, without it, of every setting on the simplex in steps of ``--step``
@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Sequence
 
 from tapjax.common.cli import InputError, run_cli
-from tapjax.tap import crohme, decoding
-from tapjax.tap.runs import Runs, load_mixture, load_split, override, with_weights
+from tapjax.tap.ink import crohme
+from tapjax.tap.read import decoding
+from tapjax.tap.read.runs import Runs, load_mixture, load_split, override, with_weights
 
 SPLITS = ("test2013", "valid")  # validation splits only: weights are never chosen on a test set
 
@@ -67,7 +68,7 @@ def read_weights(path: str | Path) -> tuple[float, ...]:
     try:
         return tuple(float(w) for w in json.loads(Path(path).read_text())["weights"])
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise InputError(path, f"not a weights file of python -m tapjax.tap.mixture_weights ({error})") from None
+        raise InputError(path, f"not a weights file of python -m tapjax.tap.read.mixture_weights ({error})") from None
 
 
 def tune(runs: Runs, split: crohme.Split, grid: Sequence[Sequence[float]], beam: int) -> tuple[tuple, list[dict]]:
@@ -83,10 +84,10 @@ def tune(runs: Runs, split: crohme.Split, grid: Sequence[Sequence[float]], beam:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.mixture_weights", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.read.mixture_weights", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", action="append", default=[], metavar="DIR", required=True,
                         help="a trained run (TAP or WAP), one member each; repeat")
-    parser.add_argument("--lm", default=None, metavar="DIR", help="a language model (python -m tapjax.tap.language_model)")
+    parser.add_argument("--lm", default=None, metavar="DIR", help="a language model (python -m tapjax.tap.nets.language_model)")
     parser.add_argument("--split", default="test2013", choices=SPLITS)
     parser.add_argument("--grid", default=None, help="weight settings, e.g. '0.5,0.3,0.2;0.6,0.2,0.2'")
     parser.add_argument("--step", type=float, default=0.25, help="without --grid: every setting in these steps")

@@ -26,11 +26,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from tapjax.tap.attention import SpatialAttention, TemporalAttention
+from tapjax.tap.nets.attention import SpatialAttention, TemporalAttention
 from tapjax.common.rnn import gru_step
 
 if TYPE_CHECKING:
-    from tapjax.tap.model import TAPConfig
+    from tapjax.tap.nets.model import TAPConfig
 
 Array = jax.Array
 

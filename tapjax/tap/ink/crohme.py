@@ -7,8 +7,8 @@ train      crohme/TrainINKML minus valid  standard ``tap/train_caption.txt``
 valid      seeded ``valid_fraction`` of   standard ``tap/train_caption.txt``
            crohme/TrainINKML
 test2014   crohme/TestEM2014GT            standard ``tap/test_caption.txt``
-test2016   crohme/TEST2016_INKML_GT       :func:`tapjax.tap.latex.tokenize` of the truth
-test2013   crohme/TestINKMLGT_2013        :func:`tapjax.tap.latex.tokenize` of the truth
+test2016   crohme/TEST2016_INKML_GT       :func:`tapjax.tap.ink.latex.tokenize` of the truth
+test2013   crohme/TestINKMLGT_2013        :func:`tapjax.tap.ink.latex.tokenize` of the truth
 =========  =============================  ==========================================
 
 The validation split is held out of the training folder (the test sets must
@@ -33,7 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
-from tapjax.tap import alignment, inkml, latex, strokes
+from tapjax.tap.ink import alignment, inkml, latex, strokes
 from tapjax.common import array_cache
 from tapjax.common.paths import dataset_dir
 
@@ -52,13 +52,13 @@ _CODE = [Path(m.__file__) for m in (inkml, latex, alignment, strokes)] + [Path(_
 class Split:
     """Preprocessed expressions, one entry per expression in every list.
 
-    ``features[i]`` float32 ``[N_i, 8]`` (:func:`tapjax.tap.strokes.point_features`),
+    ``features[i]`` float32 ``[N_i, 8]`` (:func:`tapjax.tap.ink.strokes.point_features`),
     ``point_strokes[i]`` int32 ``[N_i]`` the stroke of each point, ``tokens[i]`` the
     caption (without ``<eol>``), ``token_strokes[i][t]`` the strokes drawn for token
     ``t`` (empty for structure tokens), ``truths[i]`` the InkML truth LaTeX.
     ``skipped`` lists ``(path, reason)`` of the files of the folder that failed,
     ``warnings`` ``(path, message)`` of those read despite a problem (see
-    :attr:`tapjax.tap.inkml.Ink.warnings`).
+    :attr:`tapjax.tap.ink.inkml.Ink.warnings`).
     """
 
     name: str
@@ -234,7 +234,7 @@ def load_folder(folder: str, data_dir=None, cache_dir=None,
 def load_path(folder: str | Path, cache_dir=None, settings: strokes.Settings | None = None,
               workers: int = 2) -> Split:
     """Every readable expression of the ``.inkml`` files under any ``folder`` (recursively),
-    captions by :func:`tapjax.tap.latex.tokenize` of the truths; cached like :func:`load_folder`
+    captions by :func:`tapjax.tap.ink.latex.tokenize` of the truths; cached like :func:`load_folder`
     (whose notes on ``workers`` apply). The Split is named after the folder.
     """
     folder = Path(folder).resolve()
@@ -247,7 +247,7 @@ def load_path(folder: str | Path, cache_dir=None, settings: strokes.Settings | N
 
 def preprocessing(data) -> strokes.Settings:
     """The preprocessing of a run whose ``data`` config block is ``data``: the TAP authors'
-    features (:mod:`tapjax.tap.strokes`). Raises ValueError for a run of an older tapjax whose
+    features (:mod:`tapjax.tap.ink.strokes`). Raises ValueError for a run of an older tapjax whose
     ``data.preprocessing`` names other features (``"tapjax"``, dropped); runs whose block names
     :data:`PREPROCESSING` or lacks the field (the field is gone) are runs of these features."""
     method = data.get("preprocessing", PREPROCESSING)

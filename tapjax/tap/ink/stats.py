@@ -2,25 +2,25 @@
 
 Usage::
 
-    python -m tapjax.tap.stats [--data_dir D] [--cache_dir C] [--json] [--show N]
-    python -m tapjax.tap.stats --folder PATH [--folder PATH2 ...] [--cache_dir C] [--json]
-    python -m tapjax.tap.stats --reference_features [--data_dir D] [--json] [--show N]
+    python -m tapjax.tap.ink.stats [--data_dir D] [--cache_dir C] [--json] [--show N]
+    python -m tapjax.tap.ink.stats --folder PATH [--folder PATH2 ...] [--cache_dir C] [--json]
+    python -m tapjax.tap.ink.stats --reference_features [--data_dir D] [--json] [--show N]
 
 Every folder report gives the files loaded, each skipped file with its reason,
 each warning (a file read despite malformed XML) and the full-alignment rate, overall
 and per sub-folder: the share of expressions whose token-to-stroke alignment explains
-the whole caption (:func:`tapjax.tap.alignment.fully_aligned`). ``--folder`` reports
-only the given folders (any path; captions by :func:`tapjax.tap.latex.tokenize`).
+the whole caption (:func:`tapjax.tap.ink.alignment.fully_aligned`). ``--folder`` reports
+only the given folders (any path; captions by :func:`tapjax.tap.ink.latex.tokenize`).
 
-Caption agreement: how many CROHME 2014 truths :func:`tapjax.tap.latex.tokenize`
+Caption agreement: how many CROHME 2014 truths :func:`tapjax.tap.ink.latex.tokenize`
 turns into exactly the standard caption. Alignment agreement: how many training
 expressions get exactly the reference token-to-stroke alignment
 (``crohme/tap/on-align-train.tar.gz``), overall and among the expressions the reference
 aligns fully. The reference matched symbols by id name, so on files whose fraction
 bars, minus signs and roots share ids it leaves symbols without strokes or swaps
-them; :mod:`tapjax.tap.alignment` follows the references and disagrees there.
+them; :mod:`tapjax.tap.ink.alignment` follows the references and disagrees there.
 ``--reference_features`` reports only how our point features agree with the TAP authors'
-released features of the 2014 test set (:func:`tapjax.tap.reference_features.agreement`).
+released features of the 2014 test set (:func:`tapjax.tap.ink.reference_features.agreement`).
 With ``--json`` the last line of the output is one JSON object holding every figure and the
 differing keys.
 """
@@ -32,9 +32,9 @@ import collections
 import json
 from pathlib import Path
 
-from tapjax.tap import alignment, crohme, inkml, latex, reference_features
+from tapjax.tap.ink import alignment, crohme, inkml, latex, reference_features
 from tapjax.common.paths import dataset_dir
-from tapjax.tap.symbols import Vocab
+from tapjax.tap.ink.symbols import Vocab
 
 FOLDER_NAMES = {"train2014": "TrainINKML", "test2014": "TestEM2014GT",
                 "test2016": "TEST2016_INKML_GT", "test2013": "TestINKMLGT_2013"}

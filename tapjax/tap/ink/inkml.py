@@ -79,7 +79,7 @@ class Ink:
     with id ``trace_ids[i]``; ``channels`` names its columns: ``("X", "Y")``, or
     ``("X", "Y", "T")`` when the file gives T, in that order whatever order the
     file declares (other channels are dropped). Strokes are in file order, the
-    stroke order used by the alignment (:mod:`tapjax.tap.alignment`). ``truth``
+    stroke order used by the alignment (:mod:`tapjax.tap.ink.alignment`). ``truth``
     is the truth LaTeX, ``""`` when the file has none. ``mathml`` lists the
     elements of the truth MathML in document order (:class:`MathMLNode`; their
     ``xml:id`` are the targets of the trace groups' hrefs). ``warnings`` says what was wrong with a file that

@@ -1,13 +1,13 @@
 """WAP ("Watch, Attend and Parse", Zhang et al., Pattern Recognition 71, 2017) as a decoding family.
 
 TAP's best systems (Table III) add to TAP this offline recogniser, which reads an image of the
-expression (:mod:`tapjax.tap.render`), mixing their symbol probabilities at every step (Eq. 33,
+expression (:mod:`tapjax.tap.ink.render`), mixing their symbol probabilities at every step (Eq. 33,
 :class:`tapjax.common.family.Mixture`). WAP is TAP with the tracker replaced by a watcher and
 without the temporal attention and the guider:
 
-- the watcher (:class:`tapjax.tap.watcher.Watcher`, a VGG-style FCN) turns the image into an
+- the watcher (:class:`tapjax.tap.nets.watcher.Watcher`, a VGG-style FCN) turns the image into an
   annotation grid, flattened to ``A [B, L = H' W', D]`` with its mask (TAP's Eq. 10);
-- the parser is TAP's (:class:`tapjax.tap.parser.Parser`, Eqs. 11-16: two GRUs around the
+- the parser is TAP's (:class:`tapjax.tap.nets.parser.Parser`, Eqs. 11-16: two GRUs around the
   attention, maxout output, ``s_0`` from the mean annotation), as the authors' WAP code has it
   (``gru_cond_layer``: the attention reads the first GRU's ``ŝ_t``; the same readout);
 - the attention is TAP's spatial attention with coverage (Eqs. 17-21) over the grid's cells,
@@ -19,22 +19,22 @@ without the temporal attention and the guider:
       e_ti = nu_att^T tanh(W_att ŝ_t + U_att a_i + U_f f_i)                             (TAP 21)
 
   :class:`GridCoverageAttention` adds only that convolution to TAP's
-  :class:`~tapjax.tap.attention.SpatialAttention`; the authors' code convolves with 128 filters
+  :class:`~tapjax.tap.nets.attention.SpatialAttention`; the authors' code convolves with 128 filters
   of 5 x 5 (``VGG/train_nmt.py``: ``dim_coverage``, ``kernel_coverage``).
 
 Training is Eq. 29 without its guider term: the summed cross-entropy of each caption.
 
 The family's input is an image batch laid out column by column, the width being the sequence
 axis of the :class:`~tapjax.common.family.Family` interface: ``images [B, W, H]`` (the images of
-:func:`tapjax.tap.render.batch_images` transposed, :func:`columns`), ``image_mask [B, W]`` (1 on
+:func:`tapjax.tap.ink.render.batch_images` transposed, :func:`columns`), ``image_mask [B, W]`` (1 on
 each image's own columns; every image of a batch has the model's ``image_height`` rows). The beam
 search and the sharded decoding then take images as they take TAP's points (``features [B, N, F]``,
-``feature_mask [B, N]``). Padding changes no real cell (:mod:`tapjax.tap.watcher`), so a batch may be
+``feature_mask [B, N]``). Padding changes no real cell (:mod:`tapjax.tap.nets.watcher`), so a batch may be
 padded to any width; a multiple of :attr:`WAP.stride` wastes no cell.
 
 The family's ``params`` are the network's variables, ``{"params": ...}`` plus, with batch
 normalisation, ``{"batch_stats": ...}``: the running averages decoding normalises with
-(:class:`~tapjax.tap.watcher.MaskedBatchNorm`). :meth:`WAP.train_forward` normalises with the
+(:class:`~tapjax.tap.nets.watcher.MaskedBatchNorm`). :meth:`WAP.train_forward` normalises with the
 batch's statistics instead and returns the variables with the running averages updated, as
 the authors' training step does.
 """
@@ -51,10 +51,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tapjax.tap import watcher
-from tapjax.tap.attention import SpatialAttention, masked_softmax
-from tapjax.tap.parser import Parser
-from tapjax.tap.watcher import Watcher
+from tapjax.tap.nets import watcher
+from tapjax.tap.nets.attention import SpatialAttention, masked_softmax
+from tapjax.tap.nets.parser import Parser
+from tapjax.tap.nets.watcher import Watcher
 
 Array = jax.Array
 FAMILY = "wap"  # the value of a config's model.family that builds this model
@@ -69,7 +69,7 @@ class WAPConfig:
     / ``watcher_layers``: the filters and the convolutions of each watcher block (one block per
     entry, each halving the image); ``batch_norm``: batch normalisation after every convolution;
     ``coverage``: the coverage model, a ``coverage_kernel x coverage_kernel`` convolution with
-    ``coverage_filters`` filters; the parser's sizes as in :class:`tapjax.tap.model.TAPConfig`.
+    ``coverage_filters`` filters; the parser's sizes as in :class:`tapjax.tap.nets.model.TAPConfig`.
     """
 
     vocab_size: int
@@ -191,7 +191,7 @@ class WAPNet(nn.Module):
 
 
 def columns(images: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`tapjax.tap.render.batch_images`' ``(images [B, H, W], mask [B, H, W])`` as WAP's input:
+    """:func:`tapjax.tap.ink.render.batch_images`' ``(images [B, H, W], mask [B, H, W])`` as WAP's input:
     ``(images [B, W, H], column mask [B, W])``. A mask that differs between rows of an image (not
     a batch of one height padded on the right) is a ``ValueError``."""
     images, mask = np.asarray(images, np.float32), np.asarray(mask, np.float32)

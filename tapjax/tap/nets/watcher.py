@@ -19,7 +19,7 @@ Like that code we
   unbiased;
 - pool odd sizes up (their pooling pads one row and column before a 2 x 2 pooling that drops
   what is left over: ``ceil(H / 2)`` rows), and pool the mask by taking every second pixel,
-  which for a batch padded on the right and bottom (:func:`tapjax.tap.render.batch_images`)
+  which for a batch padded on the right and bottom (:func:`tapjax.tap.ink.render.batch_images`)
   is the max-pooling of the mask that we do: a cell is real if any of its pixels is.
 
 Unlike it we keep the padding out of the statistics and the features: the batch's statistics

@@ -12,7 +12,7 @@ With ``label_smoothing = e > 0`` (not in the paper: a lever of the CPU recipe) t
 cross-entropy term of each token is taken against the target smoothed towards the uniform
 distribution, ``-(1 - e) log p(w_t) - e mean_v log p(v)``; the logged ``nll`` stays the plain one.
 
-WAP (:mod:`tapjax.tap.wap`) has no stroke alignment, hence no guider: its objective is the
+WAP (:mod:`tapjax.tap.nets.wap`) has no stroke alignment, hence no guider: its objective is the
 cross-entropy term alone, averaged and smoothed the same way (:func:`wap_loss`), with batch
 normalisation by the global batch's statistics, whose running averages the step carries on
 (:class:`tapjax.common.sharding.StatefulTrainState`), as the authors' WAP training does.
@@ -24,9 +24,9 @@ import jax
 import jax.numpy as jnp
 
 from tapjax.common.sharding import AXIS
-from tapjax.tap.attention import alignment_targets, guider_loss
-from tapjax.tap.model import TAP
-from tapjax.tap.wap import WAP
+from tapjax.tap.nets.attention import alignment_targets, guider_loss
+from tapjax.tap.nets.model import TAP
+from tapjax.tap.nets.wap import WAP
 
 Array = jax.Array
 AVERAGES = ("expressions", "tokens")

@@ -14,10 +14,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from tapjax.tap.attention import TEMPORAL_FORMS
-from tapjax.tap.parser import Parser, dropout, fold_rows
-from tapjax.tap import tracker
-from tapjax.tap.tracker import Tracker
+from tapjax.tap.nets.attention import TEMPORAL_FORMS
+from tapjax.tap.nets.parser import Parser, dropout, fold_rows
+from tapjax.tap.nets import tracker
+from tapjax.tap.nets.tracker import Tracker
 
 Array = jax.Array
 
@@ -30,9 +30,9 @@ class TAPConfig:
 
     ``pool_after``: the tracker layers after which time is halved; ``coverage``: the coverage
     model (Eqs. 20-21) in the spatial attention; ``temporal``: temporal attention (Eqs. 22-27),
-    in the form ``temporal_attention`` (one of :data:`~tapjax.tap.attention.TEMPORAL_FORMS`):
+    in the form ``temporal_attention`` (one of :data:`~tapjax.tap.nets.attention.TEMPORAL_FORMS`):
     ``"paper"`` (Eqs. 22-27 as printed) or ``"authors"`` (as the authors' released code
-    computes ``beta_t``; see :mod:`tapjax.tap.attention`).
+    computes ``beta_t``; see :mod:`tapjax.tap.nets.attention`).
 
     Runs saved before ``temporal_attention`` existed have no such field and are refused: their
     temporal attention was a third form, since dropped (``m_t`` from ``s_{t-1}``, its own

@@ -1,6 +1,6 @@
 """Decoding a CROHME split: the beam search (Eqs. 30-31) with each batch split over every device.
 
-Validation during training, the final test, ``python -m tapjax.tap.evaluate`` and the
+Validation during training, the final test, ``python -m tapjax.tap.read.evaluate`` and the
 benchmarks all decode through :func:`decode`. A batch of ``eval.batch_size`` expressions
 (rounded up to a multiple of the device count) is split over the local devices of a 1-D
 ``'data'`` mesh with ``jax.shard_map``; each device runs the jitted search on its rows.
@@ -20,16 +20,17 @@ from tapjax.common import precompile, sharding
 from tapjax.common.beam import beam_search
 from tapjax.common.buckets import round_up
 from tapjax.common.family import Family
-from tapjax.tap import batching, exprate, inputs
-from tapjax.tap.crohme import Split
-from tapjax.tap.symbols import Vocab
+from tapjax.tap.ink import batching, inputs
+from tapjax.tap.read import exprate
+from tapjax.tap.ink.crohme import Split
+from tapjax.tap.ink.symbols import Vocab
 
 
 def split_batches(split: Split, vocab: Vocab, config: ml_collections.ConfigDict, kinds, *,
                   batch_size: int, shuffle: bool, epoch: int = 0, num_devices: int = 1,
                   max_tokens: int | None = None, targets: bool = True):
     """Length-bucketed batches of ``split`` under ``config`` holding the inputs ``kinds`` read
-    (:mod:`tapjax.tap.inputs`: one kind, or a tuple for a mixture), padded to multiples of their
+    (:mod:`tapjax.tap.ink.inputs`: one kind, or a tuple for a mixture), padded to multiples of their
     strides; ``data.pad_to_longest``: one shape for the whole split (one compilation).
 
     ``max_tokens`` leaves out longer captions (training only: evaluation decodes every expression);
@@ -66,7 +67,7 @@ def decode(family: Family, params, split: Split, vocab: Vocab, config: ml_collec
 
     ``family`` is a TAP or WAP model, an :class:`~tapjax.common.family.Ensemble` of one of them
     (Eq. 32) or a :class:`~tapjax.common.family.Mixture` of families (Eq. 33); ``kinds`` the inputs it
-    reads (:mod:`tapjax.tap.inputs`: a tuple with one per member for a mixture); ``mesh`` defaults to
+    reads (:mod:`tapjax.tap.ink.inputs`: a tuple with one per member for a mixture); ``mesh`` defaults to
     every local device. The search is compiled for every batch shape of ``split`` at once before
     the first batch decodes (:mod:`tapjax.common.precompile`).
     """

@@ -5,7 +5,7 @@ decoding step, the symbol probabilities of the three (Eq. 33, with weights drawn
 validation set in Fig. 11; :class:`tapjax.common.family.Mixture`). The paper gives no
 architecture or training data for the language model; ours is small, trained on the
 training captions only: an embedding ``E`` of the previous symbol, one GRU layer (Eqs. 5-8,
-:func:`tapjax.common.rnn.gru_step` through :class:`tapjax.tap.parser.GRUCell`) and a
+:func:`tapjax.common.rnn.gru_step` through :class:`tapjax.tap.nets.parser.GRUCell`) and a
 softmax output::
 
     h_0 = 0,   h_t = GRU(E y_{t-1}, h_{t-1}),   p(y_t | y_<t) = softmax(W_o h_t + b_o)
@@ -20,7 +20,7 @@ a jitted ``lax.scan`` over the same :meth:`LanguageModel.step` that decoding use
 the epoch of lowest validation perplexity; :func:`perplexity` scores it on captions. From
 the command line::
 
-    python -m tapjax.tap.language_model --workdir DIR [--epochs N] [--valid test2013|none] \\
+    python -m tapjax.tap.nets.language_model --workdir DIR [--epochs N] [--valid test2013|none] \\
         [--embed_dim 64] [--hidden 256] [--batch_size 64] [--learning_rate 2e-3] [--data_dir D]
 
 trains on ``crohme/tap/train_caption.txt``, validates on the tokenized CROHME 2013 test
@@ -52,9 +52,9 @@ import numpy as np
 import optax
 from flax import traverse_util
 
-from tapjax.tap import crohme, inkml, latex
-from tapjax.tap.parser import GRUCell
-from tapjax.tap.symbols import EOS, Vocab
+from tapjax.tap.ink import crohme, inkml, latex
+from tapjax.tap.nets.parser import GRUCell
+from tapjax.tap.ink.symbols import EOS, Vocab
 from tapjax.common.buckets import round_up
 from tapjax.common.cli import InputError, run_cli
 from tapjax.common.paths import data_root, dataset_dir
@@ -313,7 +313,7 @@ def _encoded(path: Path, captions: list[list[str]], vocab: Vocab) -> list[np.nda
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.language_model",
+    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.nets.language_model",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", required=True, help="where the parameters and config go")
     parser.add_argument("--data_dir", default=None, help="the data root (default: $TAPJAX_DATA or ./data)")

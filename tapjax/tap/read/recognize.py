@@ -11,14 +11,14 @@ status is 0 when every file was recognised, 2 otherwise. ``--attention OUT.png``
 symbol's spatial attention and titled with its temporal gate (TAP Figs. 9-10; one image
 per file, suffixed with the file's name when there are several). Several
 ``--checkpoint`` runs decode as an ensemble (Eq. 32); without ``--checkpoint`` the model
-shipped with tapjax reads them (:mod:`tapjax.tap.pretrained`).
+shipped with tapjax reads them (:mod:`tapjax.tap.read.pretrained`).
 
 From a notebook::
 
     results = recognize_files(["a.inkml"])                 # the shipped model, its eval.test_beam
     results = recognize_files(["a.inkml"], ["runs/tap"])   # a run of your own
     results[0].latex
-    tapjax.tap.attention_plot.plot_attention(results[0])   # a matplotlib Figure
+    tapjax.tap.read.attention_plot.plot_attention(results[0])   # a matplotlib Figure
 
 ``recognize_files`` gives one entry per file: its :class:`Recognition`, or the
 :class:`tapjax.common.cli.InputError` saying why it could not be read. Unusable runs raise
@@ -37,10 +37,11 @@ from typing import Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from tapjax.tap import crohme, inkml, pretrained, strokes
+from tapjax.tap.ink import crohme, inkml, strokes
+from tapjax.tap.read import pretrained
 from tapjax.common.beam import beam_search
 from tapjax.common.cli import InputError, run_cli
-from tapjax.tap.runs import Runs, add_length_norm_flag, override
+from tapjax.tap.read.runs import Runs, add_length_norm_flag, override
 
 
 @dataclasses.dataclass
@@ -69,7 +70,7 @@ class Recognition:
 
 def read_features(path: str | os.PathLike, settings: strokes.Settings) -> tuple[np.ndarray, np.ndarray]:
     """The TAP point features ``[N, 8]`` and stroke index ``[N]`` of one InkML file, preprocessed with
-    ``settings`` (a run's :func:`tapjax.tap.crohme.preprocessing`).
+    ``settings`` (a run's :func:`tapjax.tap.ink.crohme.preprocessing`).
 
     Raises :class:`InputError` naming the file for unreadable ink or too many points."""
     try:
@@ -155,7 +156,7 @@ def _attention_path(out: Path, path: str, several: bool) -> Path:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.recognize", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.read.recognize", description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="+", metavar="FILE.inkml")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="DIR",
                         help="a run's workdir; repeat for an ensemble (Eq. 32); default: the model shipped with tapjax")
@@ -177,7 +178,7 @@ def _main(argv: list[str] | None) -> int:
         else:
             print(f"error: {r}", file=sys.stderr)
     if args.attention:
-        from tapjax.tap.attention_plot import save_attention  # matplotlib only when drawing
+        from tapjax.tap.read.attention_plot import save_attention  # matplotlib only when drawing
 
         for r in recognised:
             save_attention(r, _attention_path(Path(args.attention), r.path, len(results) > 1))

@@ -4,15 +4,15 @@ nothing but the batch's rows (the GRU language model of Eq. 33).
 An input kind is a small frozen (hashable) dataclass that names the two arrays of a batch it
 reads, ``(x [B, N, ...], mask [B, N])``, the family's ``features`` and ``feature_mask``
 (:class:`tapjax.common.family.Family`), and, for the ink, how they are made from a split's
-expressions (:mod:`tapjax.tap.batching` pads each to a bucket of lengths, multiples of
+expressions (:mod:`tapjax.tap.ink.batching` pads each to a bucket of lengths, multiples of
 ``multiple``):
 
 - :class:`Points`: ``features float32 [B, N, 8]``, ``feature_mask float32 [B, N]``, ``N`` points,
   a multiple of the tracker's stride;
 - :class:`Images`: ``images float32 [B, W, H]``, ``image_mask float32 [B, W]``: each expression's
   kept points (the first two feature columns, with their strokes) drawn by
-  :func:`tapjax.tap.render.render_points` with ``settings`` and laid out column by column (the
-  width is the sequence axis, :mod:`tapjax.tap.wap`), ``W`` columns a multiple of the watcher's
+  :func:`tapjax.tap.ink.render.render_points` with ``settings`` and laid out column by column (the
+  width is the sequence axis, :mod:`tapjax.tap.nets.wap`), ``W`` columns a multiple of the watcher's
   stride; each row's own columns are 1 in the mask, the padding is 0 in both;
 - :class:`Rows`: the batch's ``index`` as ``[B, 1, 1]`` with a ``[B, 1]`` mask: a family that
   reads no ink only learns the batch's size from it.
@@ -28,9 +28,9 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from tapjax.tap import render
-from tapjax.tap.crohme import Split
-from tapjax.tap.strokes import NUM_FEATURES
+from tapjax.tap.ink import render
+from tapjax.tap.ink.crohme import Split
+from tapjax.tap.ink.strokes import NUM_FEATURES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Images:
     unit: ClassVar[str] = "image column"
 
     def lengths(self, split: Split) -> np.ndarray:
-        """Image columns per expression (:func:`tapjax.tap.render.layout`, nothing drawn)."""
+        """Image columns per expression (:func:`tapjax.tap.ink.render.layout`, nothing drawn)."""
         return np.array([render.layout(f[:, :2], self.settings)[2] for f in split.features], dtype=int)
 
     def arrays(self, split: Split, rows: Sequence[int], batch_size: int, length: int) -> dict[str, np.ndarray]:

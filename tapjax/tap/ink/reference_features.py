@@ -2,7 +2,7 @@
 
 The authors released the point features of the 986 CROHME 2014 test expressions
 (``crohme/tap/on-ascii-test.tar.gz``): one ``KEY.ascii`` per expression, a line per point,
-9 columns: the 8 features of Eq. 2 (:mod:`tapjax.tap.strokes`) with, as the 7th column, a
+9 columns: the 8 features of Eq. 2 (:mod:`tapjax.tap.ink.strokes`) with, as the 7th column, a
 value the first author calls meaningless (``|Δ'y| / (1 + Δy²)^1.5``), which we ignore.
 :func:`agreement` preprocesses each expression's InkML file and compares: an expression
 agrees when it has the reference's point count and every feature is within
@@ -17,7 +17,7 @@ import tarfile
 import numpy as np
 
 from tapjax.common.paths import dataset_dir
-from tapjax.tap import inkml, strokes
+from tapjax.tap.ink import inkml, strokes
 
 REFERENCE_TAR = "tap/on-ascii-test.tar.gz"
 FOLDER = "TestEM2014GT"

@@ -20,7 +20,7 @@ caption token the strokes of its symbol and none to structure tokens
 2. only for groups whose href is no element (no MathML, or a dangling href):
    by href name (the k-th occurrence takes ``<name>_k``), else by label.
 
-Stroke indices are positions in file order (:attr:`tapjax.tap.inkml.Ink.traces`).
+Stroke indices are positions in file order (:attr:`tapjax.tap.ink.inkml.Ink.traces`).
 :func:`fully_aligned` says whether an alignment explains the whole caption.
 """
 
@@ -31,8 +31,8 @@ import re
 import tarfile
 from typing import Sequence
 
-from tapjax.tap.inkml import Ink, MathMLNode
-from tapjax.tap.latex import SYNONYMS
+from tapjax.tap.ink.inkml import Ink, MathMLNode
+from tapjax.tap.ink.latex import SYNONYMS
 
 # Caption tokens that are layout, not ink.
 STRUCTURE = frozenset({"{", "}", "^", "_", r"\limits"})

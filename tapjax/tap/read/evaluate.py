@@ -6,17 +6,17 @@ mixture of families with a language model (TAP Eq. 33).
         [--predictions FILE] [--lm LM_DIR] [--weights W1,W2,... | --weights_file FILE]
 
 ``DIR`` is a run's workdir (``config.json`` + ``checkpoints/``, as written by
-:func:`tapjax.tap.trainer.train_and_evaluate`); its best checkpoint is used, else its latest.
-Without ``--checkpoint`` the model shipped with tapjax is scored (:mod:`tapjax.tap.pretrained`).
+:func:`tapjax.tap.fit.trainer.train_and_evaluate`); its best checkpoint is used, else its latest.
+Without ``--checkpoint`` the model shipped with tapjax is scored (:mod:`tapjax.tap.read.pretrained`).
 Several ``--checkpoint`` runs must share the model config and vocabulary and are decoded
 as one :class:`~tapjax.common.family.Ensemble`. A run is TAP or WAP, as its config's
-``model.family`` says (:mod:`tapjax.tap.families`).
+``model.family`` says (:mod:`tapjax.tap.nets.families`).
 
 With ``--weights`` (or ``--weights_file``, a file written by ``python -m
-tapjax.tap.mixture_weights``, which chooses them on the validation set) each ``--checkpoint``
+tapjax.tap.read.mixture_weights``, which chooses them on the validation set) each ``--checkpoint``
 run is instead one member of a :class:`~tapjax.common.family.Mixture`, of any family (e.g. a TAP
 run and a WAP run), followed by the GRU language model saved in ``--lm`` (``python -m
-tapjax.tap.language_model``), if given: at every step the members' probabilities are summed with
+tapjax.tap.nets.language_model``), if given: at every step the members' probabilities are summed with
 the weights, one per member in that order, ``>= 0`` and summing to 1 (Eq. 33); each member reads
 its own input (TAP the points, WAP the rendered image). E.g. the paper's best system::
 
@@ -27,7 +27,7 @@ to the (first) run's own config: ``--beam`` to ``eval.test_beam``, ``--max_len``
 ``eval.max_len``, ``--batch_size`` to ``eval.batch_size``, ``--[no-]length_norm`` to
 ``eval.length_norm`` (rank hypotheses by log-probability per symbol, as the TAP authors'
 decoder, or by the sum), ``--data_dir`` to ``data.root``.
-Batches are split over every local device (:mod:`tapjax.tap.decoding`). Prints
+Batches are split over every local device (:mod:`tapjax.tap.read.decoding`). Prints
 ``{"split", "n", "wer", "exprate", "le1", "le2", "le3", "beam", "devices", "seconds",
 "per_stroke_count", "oov_references"}`` (a table, or one JSON line with ``--json``; ``seconds``
 is the decoding wall time, compilation included). A reference holding a symbol outside the
@@ -53,10 +53,11 @@ import jax
 
 from tapjax.common.cli import run_cli
 from tapjax.common.cli import InputError
-from tapjax.tap import crohme, decoding, exprate, pretrained
-from tapjax.tap.mixture_weights import parse_weights, read_weights
-from tapjax.tap.runs import Runs, add_length_norm_flag, load_mixture, load_split, override, with_weights
-from tapjax.tap.symbols import Vocab
+from tapjax.tap.ink import crohme
+from tapjax.tap.read import decoding, exprate, pretrained
+from tapjax.tap.read.mixture_weights import parse_weights, read_weights
+from tapjax.tap.read.runs import Runs, add_length_norm_flag, load_mixture, load_split, override, with_weights
+from tapjax.tap.ink.symbols import Vocab
 
 SPLITS = ("test2014", "test2016", "test2013", "valid")
 # Command-line flags that override the run's eval block when given.
@@ -99,7 +100,7 @@ def format_table(summary: dict) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.evaluate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.read.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", action="append", default=[], metavar="DIR",
                         help="a run's workdir; repeat for an ensemble (Eq. 32); default: the model shipped with tapjax")
     parser.add_argument("--split", required=True, choices=SPLITS)
@@ -115,13 +116,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="per-expression predictions (default: DIR/predictions_<split>.jsonl; none for the "
                              "shipped model)")
     parser.add_argument("--lm", default=None, metavar="DIR",
-                        help="with --weights: a GRU language model (python -m tapjax.tap.language_model), the "
+                        help="with --weights: a GRU language model (python -m tapjax.tap.nets.language_model), the "
                              "mixture's last member")
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument("--weights", default=None, metavar="W1,W2,...",
                          help="mix the --checkpoint runs, then --lm, with these weights (Eq. 33)")
     weights.add_argument("--weights_file", default=None, metavar="FILE",
-                         help="the weights chosen by python -m tapjax.tap.mixture_weights")
+                         help="the weights chosen by python -m tapjax.tap.read.mixture_weights")
     return parser
 
 

@@ -22,7 +22,7 @@ not say how its images were drawn; this module is our rendering:
    per-pixel loop): the cost grows with the ink's length in pixels, not the image's area.
 
 :func:`batch_images` pads a list of images to one batch with masks. From the command line,
-``python -m tapjax.tap.render FILE.inkml [...] --out OUT.png`` draws the rendered files in a
+``python -m tapjax.tap.ink.render FILE.inkml [...] --out OUT.png`` draws the rendered files in a
 column (``docs/rendered.png``: four CROHME 2014 test expressions).
 """
 
@@ -38,7 +38,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from tapjax.tap import inkml, strokes
+from tapjax.tap.ink import inkml, strokes
 
 # Pixel-segment pairs whose distances are computed at once (a few MB of temporaries).
 CHUNK = 1 << 18
@@ -155,8 +155,8 @@ def render(traces: Sequence[np.ndarray], settings: Settings = Settings()) -> np.
 
 def render_split(paths_or_inks: Iterable[str | os.PathLike | inkml.Ink],
                  settings: Settings = Settings()) -> list[np.ndarray]:
-    """The image of each InkML file (read with :func:`tapjax.tap.inkml.read_inkml`, whose
-    :class:`~tapjax.tap.inkml.InkMLError` names a file that cannot be read) or ink, in order."""
+    """The image of each InkML file (read with :func:`tapjax.tap.ink.inkml.read_inkml`, whose
+    :class:`~tapjax.tap.ink.inkml.InkMLError` names a file that cannot be read) or ink, in order."""
     inks = (item if isinstance(item, inkml.Ink) else inkml.read_inkml(item)
             for item in paths_or_inks)
     return [render(ink.traces, settings) for ink in inks]
@@ -195,7 +195,7 @@ def plot_images(images: Sequence[np.ndarray], titles: Sequence[str], dpi: int = 
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.render",
+    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.ink.render",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="+", metavar="FILE.inkml")
     parser.add_argument("--out", required=True, metavar="OUT.png", help="the PNG to write")

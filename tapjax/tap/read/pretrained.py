@@ -1,15 +1,15 @@
 """The TAP model shipped inside tapjax, and the command that ships one.
 
-The package holds one trained model in ``tapjax/tap/weights/``, exported as
-:mod:`tapjax.tap.runs` describes: ``tap.json`` (the config, the vocabulary's symbols and the
+The package holds one trained model in ``tapjax/tap/read/weights/``, exported as
+:mod:`tapjax.tap.read.runs` describes: ``tap.json`` (the config, the vocabulary's symbols and the
 model card's figures, ``card``: the training run and the shipped weights' scores) beside
 ``tap.npz`` (the parameters in float16, restored to float32 when loaded). :func:`load` returns it
-as :class:`~tapjax.tap.runs.Runs`, so :func:`tapjax.load_pretrained`,
+as :class:`~tapjax.tap.read.runs.Runs`, so :func:`tapjax.load_pretrained`,
 ``python -m tapjax.recognize FILE.inkml`` and ``python -m tapjax.evaluate --split test2014``
 need no training run and no data root for the vocabulary. ``docs/model_card.md`` describes the
 shipped model.
 
-    python -m tapjax.tap.pretrained --checkpoint DIR --command "..." --machine "..." [--beam 10] [--out DIR]
+    python -m tapjax.tap.read.pretrained --checkpoint DIR --command "..." --machine "..." [--beam 10] [--out DIR]
 
 writes the model of ``DIR`` (a training run's best checkpoint, or an exported model), then scores
 the written (float16)
@@ -32,15 +32,16 @@ import numpy as np
 from flax import traverse_util
 
 from tapjax.common.cli import run_cli
-from tapjax.tap import crohme, runs
-from tapjax.tap.runs import META, PARAMS, SEP, Runs, read_meta
+from tapjax.tap.ink import crohme
+from tapjax.tap.read import runs
+from tapjax.tap.read.runs import META, PARAMS, SEP, Runs, read_meta
 
 FIXED = 50  # expressions of the card's fixed subset: the first of CROHME 2014 test, by key
 
 
 def folder() -> Path:
-    """Where the shipped model lives (``tapjax/tap/weights``, found with :mod:`importlib.resources`)."""
-    return Path(str(importlib.resources.files("tapjax.tap") / "weights"))
+    """Where the shipped model lives (``tapjax/tap/read/weights``, found with :mod:`importlib.resources`)."""
+    return Path(str(importlib.resources.files("tapjax.tap.read") / "weights"))
 
 
 def load(where: str | Path | None = None) -> Runs:
@@ -54,7 +55,7 @@ def load_config(workdirs: Sequence[str]) -> ml_collections.ConfigDict:
 
 
 def load_runs(workdirs: Sequence[str], data_dir: str | None = None) -> Runs:
-    """The runs ``workdirs`` (:func:`tapjax.tap.runs.load_runs`), or the shipped model when none is given."""
+    """The runs ``workdirs`` (:func:`tapjax.tap.read.runs.load_runs`), or the shipped model when none is given."""
     return runs.load_runs(workdirs, data_dir) if workdirs else load()
 
 
@@ -81,7 +82,7 @@ def _source_card(workdir: str) -> dict:
 
 def score_card(out: Path, beam: int, data_dir: str | None) -> dict:
     """Scores the written weights on CROHME 2014 and 2016 test and on the fixed subset (beam ``beam``)."""
-    from tapjax.tap.evaluate import evaluate  # evaluate imports this module for its default model
+    from tapjax.tap.read.evaluate import evaluate  # evaluate imports this module for its default model
 
     shipped = load(out)
     settings = crohme.preprocessing(shipped.config.data)
@@ -100,9 +101,9 @@ def _figures(summary: dict) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.pretrained", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.read.pretrained", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", required=True, metavar="DIR", help="the training run (or exported model) to ship")
-    parser.add_argument("--out", default=None, help="where to write the model (default: the package's tapjax/tap/weights)")
+    parser.add_argument("--out", default=None, help="where to write the model (default: the package's tapjax/tap/read/weights)")
     parser.add_argument("--command", required=True, help="the command that trained the run (for the card)")
     parser.add_argument("--machine", required=True, help="the machine it was trained on (for the card)")
     parser.add_argument("--beam", type=int, default=10, help="beam width of the card's scores")

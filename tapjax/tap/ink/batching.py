@@ -2,7 +2,7 @@
 
 Every batch has ``B = batch_size`` rows (``batch_size`` must be divisible by
 ``num_devices`` so the batch shards evenly), the arrays of its ``inputs``
-(:mod:`tapjax.tap.inputs`: TAP's points, WAP's images, or both for a mixture) and ``T``
+(:mod:`tapjax.tap.ink.inputs`: TAP's points, WAP's images, or both for a mixture) and ``T``
 tokens. Each input's length (points, image columns) is taken from a small fixed set of bucket
 lengths, multiples of the input's ``multiple`` (the model's stride: 4 for the paper's tracker,
 which halves the point sequence twice; 16 for WAP's watcher), and so is ``T``, so a jitted step
@@ -15,8 +15,8 @@ exactly once per epoch; masked rows contribute nothing to a masked loss.
 Batch arrays (numpy):
 
 - the inputs' arrays, e.g. ``features`` float32 ``[B, N, 8]`` and ``feature_mask`` float32
-  ``[B, N]`` (1 real point) for :class:`~tapjax.tap.inputs.Points`
-- ``tokens`` int32 ``[B, T]``: caption ids, then :data:`~tapjax.tap.symbols.EOS`, then 0
+  ``[B, N]`` (1 real point) for :class:`~tapjax.tap.ink.inputs.Points`
+- ``tokens`` int32 ``[B, T]``: caption ids, then :data:`~tapjax.tap.ink.symbols.EOS`, then 0
 - ``token_mask`` float32 ``[B, T]``: 1 for the caption and its EOS
 - ``align`` uint8 ``[B, T, N]`` (with points only): 1 iff point ``n`` belongs to a stroke drawn for token ``t``
 - ``index`` int32 ``[B]``: the row of the expression in the split, -1 for padding
@@ -36,9 +36,9 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from tapjax.common.buckets import fit_bucket, round_up
-from tapjax.tap.crohme import Split
-from tapjax.tap.inputs import Images, Points
-from tapjax.tap.symbols import EOS, Vocab
+from tapjax.tap.ink.crohme import Split
+from tapjax.tap.ink.inputs import Images, Points
+from tapjax.tap.ink.symbols import EOS, Vocab
 
 TAIL_QUANTILES = (0.95, 0.99)
 
@@ -143,7 +143,7 @@ def batches(split: Split, vocab: Vocab, batch_size: int, *, inputs: Sequence[Poi
             drop_remainder: bool = False, targets: bool = True) -> Iterator[dict[str, np.ndarray]]:
     """Padded batches over ``split`` (see the module docstring).
 
-    ``inputs``: the arrays each batch holds (:func:`tapjax.tap.inputs.sized`), the rows grouped by
+    ``inputs``: the arrays each batch holds (:func:`tapjax.tap.ink.inputs.sized`), the rows grouped by
     the first one's buckets.
     ``buckets``: the first input's padded lengths (default :func:`bucket_lengths` of the split,
     multiples of its ``multiple``); every other input is padded to its :func:`bucket_lengths`.

@@ -2,11 +2,11 @@
 
 Not in the TAP paper (a lever of the CPU recipe). Each epoch, each training expression is
 augmented with probability ``probability`` (:func:`for_epoch`, :func:`augment_split`): the pen
-positions of its kept points (the first two feature columns, :mod:`tapjax.tap.strokes`) go
+positions of its kept points (the first two feature columns, :mod:`tapjax.tap.ink.strokes`) go
 through one random affine map about the centre of their bounding box and then point jitter
 (:func:`transform`), are normalised again as preprocessing normalises them
-(:func:`tapjax.tap.strokes.renormalize`), and its features are computed again from them
-(:func:`tapjax.tap.strokes.point_features`), before the tracker sees them. The next epoch
+(:func:`tapjax.tap.ink.strokes.renormalize`), and its features are computed again from them
+(:func:`tapjax.tap.ink.strokes.point_features`), before the tracker sees them. The next epoch
 starts again from the unaugmented features. The linear part of the map is ``R K D``
 (:func:`linear_map`), each factor drawn uniformly:
 
@@ -38,14 +38,14 @@ from typing import Any, Mapping
 import ml_collections
 import numpy as np
 
-from tapjax.tap import crohme, strokes
+from tapjax.tap.ink import crohme, strokes
 
 # Each setting's upper limit (all start at 0) and whether it may reach it: a size or aspect
 # change of 1 would allow a factor of 0; a shear of 1 slants by 45 degrees.
 _LIMITS = {"probability": (1.0, True), "scale": (1.0, False), "aspect": (1.0, False),
            "shear": (1.0, True), "rotation": (180.0, True), "jitter": (1.0, True)}
 # The epoch's generator is default_rng([seed, epoch, _STREAM]): apart from the batch order's
-# default_rng([seed, epoch]) (tapjax.tap.batching), which a 0 here would repeat (the seed is
+# default_rng([seed, epoch]) (tapjax.tap.ink.batching), which a 0 here would repeat (the seed is
 # padded with zeros).
 _STREAM = 1
 
@@ -113,7 +113,7 @@ def transform(points: np.ndarray, rng: np.random.Generator, settings: Settings) 
 def augment_features(features: np.ndarray, point_strokes: np.ndarray, rng: np.random.Generator,
                      settings: Settings) -> np.ndarray:
     """One expression's ``features [N, 8]`` with its pen positions under :func:`transform`,
-    normalised again (:func:`tapjax.tap.strokes.renormalize`) and the features computed again."""
+    normalised again (:func:`tapjax.tap.ink.strokes.renormalize`) and the features computed again."""
     moved = transform(features[:, :2].astype(np.float64), rng, settings)
     return strokes.point_features(strokes.renormalize(moved, point_strokes), point_strokes)
 

@@ -1,11 +1,11 @@
 """Training and evaluation of TAP or WAP: ``train_and_evaluate(config, workdir)``.
 
-The config's ``model.family`` says which model trains (:mod:`tapjax.tap.families`: TAP, or WAP
+The config's ``model.family`` says which model trains (:mod:`tapjax.tap.nets.families`: TAP, or WAP
 on the ink rendered as images, with the batch normalisation's running averages carried in the
 train state). One epoch is a pass over the length-bucketed training batches (order fixed by
 ``(seed, epoch)``), each step the data-parallel ``shard_map`` step of
-:mod:`tapjax.common.sharding` on the Eq. 29 loss (:mod:`tapjax.tap.loss`; in the adaptive
-weight-noise stage its variational form, :mod:`tapjax.tap.weight_noise`). After each epoch the
+:mod:`tapjax.common.sharding` on the Eq. 29 loss (:mod:`tapjax.tap.nets.loss`; in the adaptive
+weight-noise stage its variational form, :mod:`tapjax.tap.nets.weight_noise`). After each epoch the
 model is validated (beam ``eval.valid_beam``) on the split ``data.valid``: the CROHME 2013 test
 set, which is neither trained on nor a test set (the whole training folder then trains), a
 held-out 5 % of the training folder, or (``overfit``) the training set itself; never the test
@@ -23,9 +23,9 @@ if the config defines the same run: only the fields of :data:`MAY_CHANGE` may di
 ``config.json`` (:mod:`tapjax.common.run_config`; the :data:`RETIRED` fields may be there with
 their one value, the :data:`ADDED` ones absent if the new config holds their neutral value),
 which is then rewritten. Other changes are refused, and so is a run trained
-on features this version no longer computes (:func:`tapjax.tap.runs.load_config`);
+on features this version no longer computes (:func:`tapjax.tap.read.runs.load_config`);
 ``train.init_from=RUN`` in a new workdir starts a run from another run's best weights (or from an
-exported model's, e.g. the shipped one in ``tapjax/tap/weights``), which it validates first and
+exported model's, e.g. the shipped one in ``tapjax/tap/read/weights``), which it validates first and
 keeps as its best until it beats them (the authors' weight-noise stage keeps the first stage's
 validation history).
 """
@@ -47,9 +47,12 @@ from tapjax.common.checkpoint import CheckpointMismatchError, Checkpoints, Corru
 from tapjax.common.cli import InputError, warn
 from tapjax.common.metric_writer import MetricWriter
 from tapjax.common.paths import dataset_dir
-from tapjax.tap import augment, averaging, crohme, decoding, families, runs, weight_noise
-from tapjax.tap.loss import AVERAGES
-from tapjax.tap.symbols import Vocab
+from tapjax.tap.ink import augment, crohme
+from tapjax.tap.fit import averaging
+from tapjax.tap.read import decoding, runs
+from tapjax.tap.nets import families, weight_noise
+from tapjax.tap.nets.loss import AVERAGES
+from tapjax.tap.ink.symbols import Vocab
 
 # What may change when a run resumes: decoding (validation/test beams, test sets, batch size),
 # how long and how patiently to train (epochs, patience, step-size cuts), logging and checkpointing
@@ -126,13 +129,13 @@ def lr_cuts(config: ml_collections.ConfigDict) -> int:
 
 def complexity_weight(config: ml_collections.ConfigDict, num_train: int) -> float:
     """The adaptive weight noise's complexity weight per batch: ``train.noise_complexity`` per
-    training expression (:mod:`tapjax.tap.weight_noise`)."""
+    training expression (:mod:`tapjax.tap.nets.weight_noise`)."""
     return config.train.noise_complexity / num_train
 
 
 def make_loss_fn(model, config: ml_collections.ConfigDict, num_train: int = 1):
     """The loss for :func:`sharding.make_train_step` (stateful for WAP): Eq. 29, averaged as
-    ``train.loss_average`` (:func:`tapjax.tap.families.loss_fn`); in the adaptive weight-noise
+    ``train.loss_average`` (:func:`tapjax.tap.nets.families.loss_fn`); in the adaptive weight-noise
     stage over a posterior of ``num_train`` training expressions."""
     loss_fn = families.loss_fn(model, config)
     if weight_noise.is_adaptive(config.train):
@@ -205,7 +208,7 @@ def _init_from(model, config) -> tuple:
 
 def _exported_start(model, config) -> tuple:
     """``(params, model_state)`` of the exported model ``train.init_from`` (e.g. the shipped one,
-    ``tapjax/tap/weights``: training goes on from its float16 weights, in float32, with a fresh
+    ``tapjax/tap/read/weights``: training goes on from its float16 weights, in float32, with a fresh
     optimiser), which must be a model of ``config.model`` over the training data's vocabulary."""
     source = runs.load_exported(config.train.init_from)
     differ = runs.model_differences(source.config, config)
@@ -231,7 +234,7 @@ def _as_python(record: dict) -> dict:
 
 
 def epoch_batches(train, model, vocab, config: ml_collections.ConfigDict, epoch: int, mesh):
-    """The training batches of ``epoch``: its augmented expressions (:mod:`tapjax.tap.augment`),
+    """The training batches of ``epoch``: its augmented expressions (:mod:`tapjax.tap.ink.augment`),
     shuffled within length buckets."""
     return decoding.split_batches(augment.for_epoch(train, config, epoch), vocab, config,
                                   families.inputs_of(model, config), batch_size=config.train.batch_size,
@@ -349,7 +352,7 @@ def _validate(record, model, valid, vocab, config, writer, checkpoints, kept=Non
     """Scores the record's state (its means) on ``valid``, updates the early-stopping record (a WER no
     higher than the best is an improvement, as the authors' ``valid_err <= min(history_errs)``) and
     saves it: as best if it improved, as latest (and its parameters into ``kept``, for
-    :mod:`~tapjax.tap.averaging`). Returns ``(record, WER)``."""
+    :mod:`~tapjax.tap.fit.averaging`). Returns ``(record, WER)``."""
     step = int(record["state"].step)
     averaging.remember(kept, step, record["state"].params)
     state = record["state"]
@@ -368,7 +371,7 @@ def _validate(record, model, valid, vocab, config, writer, checkpoints, kept=Non
 
 
 def _validate_average(record, model, valid, vocab, config, writer, checkpoints, kept=None) -> None:
-    """Scores the mean of the kept validated parameters (:mod:`tapjax.tap.averaging`) on ``valid`` and
+    """Scores the mean of the kept validated parameters (:mod:`tapjax.tap.fit.averaging`) on ``valid`` and
     saves it as the best checkpoint if it validates no worse than the best single one."""
     if kept is None or len(kept.steps()) < 2:
         return

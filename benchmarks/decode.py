@@ -35,11 +35,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.configs import crohme14
+from tapjax.common.beam import beam_search
 from tapjax.tap.ink import batching, crohme
 from tapjax.tap.ink.inputs import Points
 from tapjax.tap.ink.symbols import EOS, Vocab
-from tapjax.common.beam import beam_search
-from tapjax.tap.nets.model import TAP, TAPConfig
+from tapjax.tap.nets.model import TAP
+from tapjax.tap.nets.model_config import TAPConfig
 
 PAPER_SECONDS = 115.0
 
@@ -68,9 +69,10 @@ def sorted_batches(split, vocab, batch_size: int, model) -> list[dict]:
 def run_batched(model, params, batches, beam: int, max_len: int) -> tuple[float, float, float, int, int]:
     """(compile seconds, decode seconds, decode CPU seconds of this process (all threads), decoded
     steps summed over expressions, shapes compiled)."""
-    decode = lambda b, forced: beam_search(
-        model, params, jnp.asarray(b["features"]), jnp.asarray(b["feature_mask"]),
-        beam=beam, max_len=max_len, length_norm=True, forced_length=jnp.asarray(forced))
+    def decode(b, forced):
+        return beam_search(
+            model, params, jnp.asarray(b["features"]), jnp.asarray(b["feature_mask"]),
+            beam=beam, max_len=max_len, length_norm=True, forced_length=jnp.asarray(forced))
     t0 = time.perf_counter()
     seen = set()
     for b in batches:  # compile each shape with a one-step search
@@ -91,7 +93,8 @@ def run_batched(model, params, batches, beam: int, max_len: int) -> tuple[float,
 def reference_decode(model, params, step, encode, features, mask, forced: int, beam: int) -> None:
     """One expression, classic WAP-style loop in Python: jitted step, numpy top-k and bookkeeping."""
     enc = encode(params, features, mask)
-    tile = lambda tree, rows: jax.tree.map(lambda x: jnp.take(x, rows, axis=0), tree)
+    def tile(tree, rows):
+        return jax.tree.map(lambda x: jnp.take(x, rows, axis=0), tree)
     state = model.init_state(params, enc)
     rows = np.zeros(beam, np.int32)
     enc, state = tile(enc, rows), tile(state, rows)

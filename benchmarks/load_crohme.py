@@ -19,11 +19,10 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 import numpy as np
-
 from timing import timed
 
-from tapjax.tap.ink import crohme, inkml, strokes
 from tapjax.common.paths import dataset_dir
+from tapjax.tap.ink import crohme, inkml, strokes
 
 FOLDERS = ("TrainINKML", "TestEM2014GT", "TEST2016_INKML_GT")
 

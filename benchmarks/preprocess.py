@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from timing import timed
 
 from tapjax.tap.ink import inkml, strokes

@@ -22,10 +22,11 @@ import numpy as np
 import optax
 
 from experiments.configs import crohme14
-from tapjax.tap.nets.tracker import Tracker
-from tapjax.tap.nets.loss import tap_loss
-from tapjax.tap.nets.model import TAP, TAPConfig
 from tapjax.common import sharding
+from tapjax.tap.nets.loss import tap_loss
+from tapjax.tap.nets.model import TAP
+from tapjax.tap.nets.model_config import TAPConfig
+from tapjax.tap.nets.tracker import Tracker
 
 
 def timed(fn, repeats: int) -> float:

@@ -1,11 +1,9 @@
-"""Active learning for slot filling on FMTOD (W-BADGE paper); flags as in :mod:`experiments.al_conll`."""
+"""Active learning for slot filling on FMTOD (W-BADGE paper): ``tapjax active_learning``
+(:mod:`tapjax.cli.active_learning`) with ``experiments/configs/al_fmtod.py`` as the default config."""
 
-from absl import app, flags
+import sys
 
-from experiments import al_conll
-from tapjax.common.cli import flag_errors, parse_absl_flags
+from tapjax.cli import active_learning
 
 if __name__ == "__main__":
-    with flag_errors():
-        flags.FLAGS.set_default("config", "experiments/configs/al_fmtod.py")
-    app.run(al_conll.main, flags_parser=parse_absl_flags)
+    sys.exit(active_learning.main(default_config="experiments/configs/al_fmtod.py"))

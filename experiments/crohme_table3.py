@@ -1,8 +1,8 @@
-"""Table III of the TAP paper at this machine's scale: WAP alone, TAP alone, TAP + WAP and
+"""Table III of the TAP paper for trained runs: WAP alone, TAP alone, TAP + WAP and
 TAP + WAP + the GRU language model (Eq. 33), scored on CROHME 2014 and 2016 test.
 
     python -m experiments.crohme_table3 --tap TAP_RUN --wap WAP_RUN --lm LM_DIR \\
-        [--beam 10] [--tune_beam K] [--limit N] [--data_dir D] [--out docs/results/crohme_table3.json]
+        [--beam 10] [--tune_beam K] [--limit N] [--data_dir D] [--out docs/results/crohme_table3.json] [--json]
 
 The weights of Eq. 33 are drawn on the validation set (CROHME 2013 test) in the paper's two
 stages (Fig. 11), each a grid decoded by :func:`tapjax.tap.read.mixture_weights.tune` (best ExpRate,
@@ -18,7 +18,8 @@ Each row is then decoded on both test sets with ``--beam`` and written to ``--ou
 objects (``exprate``, ``wer``, ``le1``, ``le2``, ``le3``, ``seconds``, ``command``: the
 ``python -m tapjax.evaluate`` line that decodes that row alone), beside the paper's rows
 (:data:`PAPER`), the chosen weights and every tuning score. Our TAP row is one model, the paper's
-S3 an ensemble of five (Table I, P8).
+S3 an ensemble of five (Table I, P8). Prints each row's ExpRate on both test sets (``--json``:
+``{row: {test set: ExpRate}}``); the command keeps :mod:`tapjax.cli.contract`.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import json
 import sys
 from pathlib import Path
 
-from tapjax.common.cli import run_cli
-from tapjax.tap.read import evaluate, mixture_weights
+from tapjax.cli import contract, decoding_flags
+from tapjax.tap.read import evaluation, mixture_weights
 from tapjax.tap.read.runs import load_mixture, load_runs, load_split, with_weights
 
 TEST_SETS = ("test2014", "test2016")
@@ -61,7 +62,7 @@ def score(runs, splits: dict, args: argparse.Namespace, members: tuple[str, ...]
     """The row of ``runs`` on both test sets (module docstring)."""
     row = {}
     for name in TEST_SETS:
-        summary, _ = evaluate.evaluate(runs, splits[name], args.beam)
+        summary, _ = evaluation.evaluate(runs, splits[name], args.beam)
         row[name] = {k: summary[k] for k in ("exprate", "wer", "le1", "le2", "le3", "seconds")}
         row[name]["command"] = command(args, name, members, weights)
         print(json.dumps({"row": "+".join(members), name: row[name]}), file=sys.stderr, flush=True)
@@ -89,30 +90,32 @@ def table(args: argparse.Namespace) -> dict:
             "members": {"tap": args.tap, "wap": args.wap, "lm": args.lm}}
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m experiments.crohme_table3", description=__doc__.split("\n")[0])
-    parser.add_argument("--tap", required=True, metavar="DIR", help="a trained TAP run")
-    parser.add_argument("--wap", required=True, metavar="DIR", help="a trained WAP run")
-    parser.add_argument("--lm", required=True, metavar="DIR", help="a language model (python -m tapjax.tap.nets.language_model)")
-    parser.add_argument("--beam", type=int, default=10, help="beam width of the test decoding")
-    parser.add_argument("--tune_beam", type=int, default=None, help="beam width on the validation set (default: --beam)")
-    parser.add_argument("--limit", type=int, default=0, help="only the first N expressions of each split (a quick check)")
-    parser.add_argument("--data_dir", default=None, help="the data root (default: the runs' data.root, $TAPJAX_DATA or ./data)")
-    parser.add_argument("--out", default="docs/results/crohme_table3.json", metavar="FILE")
-    return parser
+def parser() -> argparse.ArgumentParser:
+    flags = contract.parser("python -m experiments.crohme_table3", __doc__, data_dir=decoding_flags.RUN_DATA_ROOT)
+    flags.add_argument("--tap", required=True, metavar="DIR", help="a trained TAP run")
+    flags.add_argument("--wap", required=True, metavar="DIR", help="a trained WAP run")
+    flags.add_argument("--lm", required=True, metavar="DIR", help="a language model (tapjax lm)")
+    flags.add_argument("--beam", type=int, default=10, help="beam width of the test decoding")
+    flags.add_argument("--tune_beam", type=int, default=None, help="beam width on the validation set (default: --beam)")
+    flags.add_argument("--limit", type=int, default=0, help="only the first N expressions of each split (a check)")
+    flags.add_argument("--out", default="docs/results/crohme_table3.json", metavar="FILE")
+    return flags
 
 
-def _main(argv: list[str] | None) -> None:
-    args = _parser().parse_args(argv)
+def write_table(args: argparse.Namespace) -> contract.Result:
+    """Tunes, scores and writes the table to ``--out``; the result is each row's ExpRate."""
     args.tune_beam = args.tune_beam or args.beam
     result = table(args)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps({name: {s: row[s]["exprate"] for s in TEST_SETS} for name, row in result["rows"].items()}))
+    exprates = {name: {s: row[s]["exprate"] for s in TEST_SETS} for name, row in result["rows"].items()}
+    lines = [f"{name}: " + ", ".join(f"{s} {100 * rate:.2f} %" for s, rate in rates.items())
+             for name, rates in exprates.items()]
+    return contract.Result(exprates, "\n".join([f"ExpRate (written to {args.out}):", *lines]))
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command line (see the module docstring); returns the exit status."""
-    return run_cli(_main, argv)
+    return contract.run(parser(), write_table, argv)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ __version__ = "0.1.0"
 
 
 def load_pretrained():
-    """The TAP model shipped with tapjax, ready to decode (:func:`tapjax.tap.read.pretrained.load`;
-    e.g. ``tapjax.tap.read.recognize.recognize(tapjax.load_pretrained(), ["a.inkml"])``)."""
-    from tapjax.tap.read import pretrained  # JAX loads only when a model is asked for
+    """The TAP model shipped with tapjax, ready to decode (:func:`tapjax.tap.read.runs.load_runs` of no run;
+    e.g. ``tapjax.tap.read.recognition.recognize(tapjax.load_pretrained(), ["a.inkml"])``)."""
+    from tapjax.tap.read import runs  # JAX loads only when a model is asked for
 
-    return pretrained.load()
+    return runs.load_runs()

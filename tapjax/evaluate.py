@@ -1,8 +1,8 @@
-"""``python -m tapjax.evaluate``: the command line of :mod:`tapjax.tap.read.evaluate`, at the package's front door."""
+"""``python -m tapjax.evaluate``: ``tapjax evaluate`` (:mod:`tapjax.cli.evaluate`) at the package's front door."""
 
 import sys
 
-from tapjax.tap.read.evaluate import main
+from tapjax.cli.evaluate import main
 
 if __name__ == "__main__":
     sys.exit(main())

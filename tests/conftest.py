@@ -10,8 +10,8 @@ import pytest
 
 from experiments.configs import crohme14
 from tapjax.common.paths import data_root as _data_root
-from tapjax.tap.read import runs
 from tapjax.tap.fit import trainer
+from tapjax.tap.read import runs
 
 
 @pytest.fixture(scope="session")
@@ -103,3 +103,21 @@ def _synthetic_batch(rng: np.random.Generator, B: int = 8, N: int = 16, T: int =
 def synthetic_batch():
     """``synthetic_batch(rng, B=8, N=16, T=5, padding=0)``: a random TAP batch (tests of the loss and train step)."""
     return _synthetic_batch
+
+
+@pytest.fixture
+def tiny_crohme(tmp_path):
+    """A data root of CROHME in miniature: a 6-symbol vocabulary, three train and two 2014 test
+    captions, a 2013 test file and two 2016 test files (one with a symbol outside the vocabulary)."""
+    tap = tmp_path / "crohme" / "tap"
+    tap.mkdir(parents=True)
+    (tap / "dictionary.txt").write_text("".join(f"{s}\t{i}\n" for i, s in enumerate("<eol> x + 1 = y".split())))
+    (tap / "train_caption.txt").write_text("a\tx + 1\nb\ty = x\nc\tx\n")
+    (tap / "test_caption.txt").write_text("d\tx + 1\ne\ty\n")
+    for folder, name, truth in (("TestINKMLGT_2013", "f", "$y=1$"), ("TEST2016_INKML_GT", "g", "$x+1$"),
+                                ("TEST2016_INKML_GT", "h", "$\\alpha$")):  # \alpha: not in the vocabulary
+        (tmp_path / "crohme" / folder).mkdir(exist_ok=True)
+        (tmp_path / "crohme" / folder / f"{name}.inkml").write_text(
+            '<ink xmlns="http://www.w3.org/2003/InkML">'
+            f'<annotation type="truth">{truth}</annotation><trace id="0">0 0, 1 1</trace></ink>')
+    return tmp_path

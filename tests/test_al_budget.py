@@ -11,7 +11,7 @@ import pytest
 
 from experiments.configs import al_conll
 from tapjax.al import loop, selection, strategies
-from tapjax.common.cli import InputError
+from tapjax.common.errors import InputError
 from tapjax.common.sharding import data_mesh
 
 ONE = data_mesh(jax.devices()[:1])

@@ -14,7 +14,7 @@ import pytest
 
 from experiments.configs import al_conll
 from tapjax.al import learner, loop, strategies
-from tapjax.common.cli import InputError
+from tapjax.common.errors import InputError
 
 
 def _config(data_root, rounds):

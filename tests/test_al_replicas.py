@@ -15,7 +15,7 @@ from tapjax.al import corpora, learner, loop
 from tapjax.al.sentence_batches import lockstep, training_batches
 from tapjax.al.vocabulary import Vocabs
 from tapjax.common import sharding
-from tapjax.common.cli import InputError
+from tapjax.common.errors import InputError
 from tapjax.common.optim import make_optimizer
 
 ENTITIES = ("PER", "LOC")

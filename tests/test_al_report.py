@@ -6,6 +6,7 @@ import json
 import numpy as np
 
 from tapjax.al import curves, report
+from tapjax.cli import al_report
 
 
 def _summary():
@@ -50,13 +51,13 @@ def test_verdict_ranks_wbadge_by_area_and_names_baselines_behind_in_every_seed()
 def test_an_unusable_summary_is_one_error_naming_the_file(tmp_path, capsys):
     bad = tmp_path / "results.json"
     bad.write_text(json.dumps({"dataset": "atis"}))
-    assert report.run_cli(report.main, [str(bad)]) == 2
+    assert al_report.main([str(bad)]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "not an AL summary.json" in err
-    assert report.run_cli(report.main, [str(tmp_path / "none.json")]) == 2
+    assert al_report.main([str(tmp_path / "none.json")]) == 2
     assert "not a readable JSON file" in capsys.readouterr().err
     summary, _, _ = _summary()
     good = tmp_path / "summary.json"
     good.write_text(json.dumps(summary))
-    assert report.run_cli(report.main, [str(good), "--at", "10"]) == 0
+    assert al_report.main([str(good), "--at", "10"]) == 0
     assert "F1 at 10 % words" in capsys.readouterr().out

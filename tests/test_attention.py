@@ -6,11 +6,19 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tapjax.tap.nets import attention
-from tapjax.tap.nets.attention import (TEMPORAL_FORMS, SpatialAttention, TemporalAttention, alignment_targets,
-                                 coverage_features, guider_loss, masked_softmax)
 from experiments.configs import crohme14
-from tapjax.tap.nets.model import TAP, TAPConfig
+from tapjax.tap.nets import attention
+from tapjax.tap.nets.attention import (
+    TEMPORAL_FORMS,
+    SpatialAttention,
+    TemporalAttention,
+    alignment_targets,
+    coverage_features,
+    guider_loss,
+    masked_softmax,
+)
+from tapjax.tap.nets.model import TAP
+from tapjax.tap.nets.model_config import TAPConfig
 
 
 def _inputs(rng, B=2, L=6, D=4, n=3):
@@ -76,7 +84,8 @@ def test_paper_size_step_log_probs_match_lax_convolution(monkeypatch):
     params = jax.jit(model.init)(jax.random.key(0))
     step, lax_step = (jax.jit(lambda *args: model.step(*args)) for _ in range(2))  # two trace caches
     rng = np.random.default_rng(3)
-    normal = lambda *shape: jnp.asarray(rng.normal(size=shape).astype(np.float32))
+    def normal(*shape):
+        return jnp.asarray(rng.normal(size=shape).astype(np.float32))
     for L in (30, 121, 150):
         mask = jnp.ones((2, L)).at[1, L // 2 :].set(0)
         enc = {"A": normal(2, L, 500), "mask": mask, "keys": normal(2, L, 500)}  # tracker output stand-in
@@ -159,7 +168,8 @@ def test_temporal_attention_is_padding_safe(form):
     query = rng.normal(size=(B, dim)).astype(np.float32)
     temporal = TemporalAttention(dim=dim, form=form)
     params = temporal.init(jax.random.key(0), y, s_prev, s_hat, query, c_hat, energies, mask)
-    run = lambda e, m: temporal.apply(params, y, s_prev, s_hat, query, c_hat, e, m)
+    def run(e, m):
+        return temporal.apply(params, y, s_prev, s_hat, query, c_hat, e, m)
     c, beta = run(energies, mask)
     assert c.shape == (B, D) and beta.shape == (B,)
     assert np.all((np.asarray(beta) > 0) & (np.asarray(beta) < 1))

@@ -2,7 +2,7 @@
 
 Each bad file is made from one real-looking CROHME template (X Y T channels, a
 truth, its MathML, a symbol segmentation); the reader, the folder loader and
-``python -m tapjax.tap.ink.stats --folder`` must agree on what loads and why the
+``tapjax stats --folder`` must agree on what loads and why the
 rest does not.
 """
 
@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tapjax.tap.ink import crohme, latex, stats, strokes
+from tapjax.cli import stats
+from tapjax.tap.ink import crohme, latex, strokes
 from tapjax.tap.ink.inkml import InkMLError, read_inkml
 
 TRUTH = "$x-1$"
@@ -226,13 +227,15 @@ def test_folder_load_keeps_the_good_and_reports_the_bad(mixed_folder, tmp_path, 
 
 
 def test_stats_folder_report_agrees(mixed_folder, tmp_path, capsys):
-    stats.main(["--folder", str(mixed_folder), "--cache_dir", str(tmp_path / "cache"), "--json"])
-    out = capsys.readouterr().out.strip().splitlines()
-    report = json.loads(out[-1])["folders"][str(mixed_folder)]
+    argv = ["--folder", str(mixed_folder), "--cache_dir", str(tmp_path / "cache")]
+    assert stats.main([*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["folders"][str(mixed_folder)]
     split = crohme.load_path(mixed_folder, tmp_path / "cache", workers=1)
     assert report["loaded"] == len(split) == len(REAL) + len(READABLE)
     check_report(split.keys, split.tokens, report["skipped"], report["warnings"])
     assert [tuple(s) for s in report["skipped"]] == split.skipped
+    assert stats.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
     assert f"  skipped {mixed_folder}/empty.inkml: read: empty file" in out
     assert any(line.startswith(f"  warning {mixed_folder}/bad_byte.inkml: XML was malformed")
                for line in out)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from tapjax.tap.ink import render
 from tapjax.tap.ink.batching import batches, bucket_lengths
 from tapjax.tap.ink.crohme import Split
-from tapjax.tap.ink import render
 from tapjax.tap.ink.inputs import Images, Points
 from tapjax.tap.ink.symbols import Vocab
 
@@ -82,7 +82,8 @@ def test_every_example_once_per_epoch(vocab, shuffle):
 
 def test_deterministic_per_seed_and_epoch(vocab):
     split = toy_split()
-    order = lambda **kw: [tuple(b["index"]) for b in batches(split, vocab, 4, inputs=POINTS, **kw)]
+    def order(**kw):
+        return [tuple(b["index"]) for b in batches(split, vocab, 4, inputs=POINTS, **kw)]
     assert order(seed=1, epoch=2) == order(seed=1, epoch=2)
     assert order(seed=1, epoch=2) != order(seed=1, epoch=3)
 

@@ -8,8 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tapjax.common.beam import beam_search, greedy
-from tapjax.common.beam import _search
+from tapjax.common.beam import _search, beam_search, greedy
 from tapjax.common.rnn import gru_step
 
 V, H, MAX_LEN = 5, 6, 4

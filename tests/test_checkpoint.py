@@ -12,11 +12,12 @@ import optax
 import orbax.checkpoint as ocp
 import pytest
 
-from tapjax.tap.nets.loss import tap_loss
 from experiments.configs import crohme14
-from tapjax.tap.nets.model import TAP, TAPConfig
 from tapjax.common import sharding
 from tapjax.common.checkpoint import CheckpointMismatchError, Checkpoints, CorruptCheckpointError, Series
+from tapjax.tap.nets.loss import tap_loss
+from tapjax.tap.nets.model import TAP
+from tapjax.tap.nets.model_config import TAPConfig
 from tapjax.tap.nets.weight_noise import weight_noise
 
 TINY = TAPConfig.from_config(crohme14.get_config("paper").model,  # the paper's, shrunk
@@ -105,7 +106,8 @@ def _flip(path: Path, at: float = 0.5) -> None:
 
 
 def _assert_same(a, b):
-    data = lambda t: dict(t, rng=jax.random.key_data(t["rng"])) if "rng" in t and t["rng"].dtype != np.uint32 else t
+    def data(t):
+        return dict(t, rng=jax.random.key_data(t["rng"])) if "rng" in t and t["rng"].dtype != np.uint32 else t
     for x, y in zip(jax.tree.leaves(data(a)), jax.tree.leaves(data(b)), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 

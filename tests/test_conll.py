@@ -8,7 +8,7 @@ import pytest
 from ml_collections import ConfigDict
 
 from tapjax.al import corpora, learner, vocabulary
-from tapjax.common.cli import InputError
+from tapjax.common.errors import InputError
 
 
 def test_iob1_to_bio():

@@ -125,7 +125,7 @@ def test_load_path_reads_any_folder_and_caches_each_copy_apart(small_root, tmp_p
 @pytest.mark.slow
 def test_stats_report_on_real_data(data_root):
     """The full report (uses the default cache: about 30 s cold, a few seconds warm)."""
-    from tapjax.tap.ink.stats import report
+    from tapjax.tap.ink.data_report import report
     stats = report(data_root)
     folders = stats["folders"]
     assert [folders[f]["loaded"] for f in ("train2014", "test2014", "test2016", "test2013")] == [
@@ -142,11 +142,3 @@ def test_stats_report_on_real_data(data_root):
     assert all(f["full_alignment"]["rate"] >= 0.98 for f in stats["folders"].values())
     assert stats["oov"] == {"train2014": {}, "test2014": {}, "test2016": {},
                             "test2013": {r"\vtop": 1}}
-
-
-def test_preprocessing_of_a_run_is_the_authors_features_or_refused():
-    """Older runs' configs name ``data.preprocessing``: "authors" (or no field) is this version's
-    features; "tapjax", the dropped earlier features, is refused."""
-    assert crohme.preprocessing({}) == crohme.preprocessing({"preprocessing": "authors"}) == Settings()
-    with pytest.raises(ValueError, match="data.preprocessing 'tapjax'"):
-        crohme.preprocessing({"preprocessing": "tapjax"})

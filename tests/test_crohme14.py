@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 
 from experiments.configs import crohme14
-from tapjax.common.cli import InputError
 from tapjax.common import optim, sharding
 from tapjax.common.checkpoint import Checkpoints
+from tapjax.common.errors import InputError
 from tapjax.common.optim import make_optimizer
-from tapjax.tap.ink import augment
 from tapjax.tap.fit import averaging, trainer
-from tapjax.tap.read import pretrained
+from tapjax.tap.ink import augment
 from tapjax.tap.nets import weight_noise
 from tapjax.tap.nets.model import TAP
+from tapjax.tap.read import exported, runs
 
 TINY_SIZES = dict(tracker_hidden=4, embed_dim=4, parser_hidden=4, attention_dim=4, coverage_kernel=3,
                   coverage_filters=2, maxout_dim=4)
@@ -297,7 +297,7 @@ def test_adaptive_weight_noise_stage_starts_from_the_best_and_checkpoints_sigma(
 
 def test_a_run_starts_from_an_exported_model_of_its_model_config(data_root, tiny_run, tmp_path):
     shipped = tmp_path / "shipped"
-    pretrained.export(str(tiny_run), shipped, {"command": "test"})
+    exported.export(runs.load_runs([tiny_run]), shipped, {"command": "test"})
     config = _tiny_config(data_root, epochs=0)  # the start validated and kept as the best, nothing trained
     config.train.init_from = str(shipped)
     trainer.train_and_evaluate(config, str(tmp_path / "on"))

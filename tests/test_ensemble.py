@@ -3,10 +3,10 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_beam import MAX_LEN, ToyFamily, toy_batch
 
 from tapjax.common.beam import beam_search
 from tapjax.common.family import Ensemble, Mixture, stack_params
-from test_beam import MAX_LEN, ToyFamily, toy_batch
 
 
 @pytest.fixture(scope="module")

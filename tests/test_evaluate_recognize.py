@@ -1,4 +1,4 @@
-"""End to end: ``python -m tapjax.tap.read.evaluate`` and ``python -m tapjax.tap.read.recognize`` on the shared overfit run.
+"""End to end: ``tapjax evaluate`` and ``tapjax recognize`` on the shared overfit run.
 
 The command lines run in-process through their ``main(argv)``.
 """
@@ -11,11 +11,12 @@ import struct
 import numpy as np
 import pytest
 
+from tapjax.cli import evaluate, recognize
 from tapjax.common import run_config
-from tapjax.common.cli import InputError
-from tapjax.tap.ink import crohme
-from tapjax.tap.read import evaluate, recognize, runs
+from tapjax.common.errors import InputError
 from tapjax.tap.fit import trainer
+from tapjax.tap.ink import crohme
+from tapjax.tap.read import evaluation, recognition, runs
 from tapjax.tap.read.attention_plot import plot_attention
 
 SUMMARY_KEYS = {"split", "n", "wer", "exprate", "le1", "le2", "le3", "beam", "devices", "seconds", "per_stroke_count"}
@@ -65,8 +66,8 @@ def test_length_norm_flag_overrides_the_runs_ranking(overfit_run, tmp_path, caps
     workdir = overfit_run[0]
     assert runs.load_config(workdir).eval.length_norm is True  # the variant's default
     for flag, expected in (("--length_norm", True), ("--no-length_norm", False), (None, None)):
-        args = evaluate._parser().parse_args(["--checkpoint", str(workdir), "--split", "test2014", *filter(None, [flag])])
-        assert args.length_norm is expected
+        argv = ["--checkpoint", str(workdir), "--split", "test2014", *filter(None, [flag])]
+        assert evaluate.parser().parse_args(argv).length_norm is expected
     out = tmp_path / "p.jsonl"
     assert evaluate.main(["--checkpoint", str(workdir), "--split", "test2014", "--limit", "2", "--no-length_norm",
                           "--json", "--predictions", str(out)]) == 0
@@ -90,7 +91,7 @@ def test_recognize_prints_the_caption_of_a_learnt_expression_and_draws_its_atten
 def test_recognize_files_returns_the_attention_of_each_symbol(overfit_run, overfit_expression):
     workdir, _ = overfit_run
     path, caption = overfit_expression
-    [result] = recognize.recognize_files([path], workdir, beam=1)
+    [result] = recognition.recognize_files([path], workdir, beam=1)
     assert result.latex == caption
     steps, points = result.alpha.shape
     assert steps == len(result.tokens) and points == len(result.points) == len(result.point_strokes)
@@ -134,7 +135,7 @@ def test_evaluate_scores_a_reference_outside_the_vocabulary_as_an_error(overfit_
     loaded = runs.load_runs([overfit_run[0]])
     split = crohme.load_split("test2014", data_root).take(range(3))
     split.tokens[1] = split.tokens[1] + ["\\aleph"]
-    summary, predictions = evaluate.evaluate(loaded, split, beam=1)
+    summary, predictions = evaluation.evaluate(loaded, split, beam=1)
     assert summary["n"] == 3 and summary["oov_references"] == {"expressions": 1, "symbols": {"\\aleph": 1}}
     assert predictions[1]["errors"] >= 1 and predictions[1]["reference"].endswith("\\aleph")
     assert "outside the vocabulary" in evaluate.format_table(summary)
@@ -180,25 +181,22 @@ def test_evaluate_rejects_an_unusable_checkpoint_with_a_clear_error(overfit_run,
     assert err.startswith(f"error: {bad}") and problem in err and "Traceback" not in err
 
 
-def test_a_run_of_the_dropped_features_is_refused_in_one_line(overfit_run, data_root, tmp_path, capsys):
-    """A run saved by an older tapjax with ``data.preprocessing="tapjax"`` (features since dropped)
-    is refused with the same line by evaluate, recognize and a resume; one saved with ``"authors"``
-    (the features that remain) still loads and passes the resume check."""
+def test_a_run_of_another_config_version_is_refused_in_one_line(overfit_run, data_root, tmp_path, capsys):
+    """A run saved with configs of another version (here none, as before versions) is refused with
+    the same line by evaluate, recognize and a resume (:func:`tapjax.common.run_config.check_version`)."""
     workdir = overfit_run[0]
-    bad = _edited_copy(workdir, tmp_path, block="data", name="tapjax_features", preprocessing="tapjax")
-    problem = (f"{bad / 'config.json'}: trained on features this version of tapjax no longer computes "
-               "(data.preprocessing 'tapjax'; only the TAP authors' features, 'authors', remain); retrain the run")
+    bad = tmp_path / "unversioned"
+    shutil.copytree(workdir, bad)
+    stored = json.loads((bad / "config.json").read_text())
+    del stored["version"]
+    (bad / "config.json").write_text(json.dumps(stored))
+    problem = (f"{bad / 'config.json'}: a run of config version absent, but this tapjax reads config version "
+               f"{run_config.VERSION}; ")
     ink = next((data_root / "crohme" / "TestEM2014GT").glob("*.inkml"))
     assert evaluate.main(["--checkpoint", str(bad), "--split", "test2014"]) == 2
-    assert capsys.readouterr().err == f"error: {problem}\n"
+    assert capsys.readouterr().err == f"error: {problem}retrain the run\n"
     assert recognize.main([str(ink), "--checkpoint", str(bad)]) == 2
-    assert capsys.readouterr().err == f"error: {problem}\n"
-    config = runs.load_config(workdir)  # this version's config: no data.preprocessing
+    assert capsys.readouterr().err == f"error: {problem}retrain the run\n"
     with pytest.raises(InputError) as error:
-        trainer.train_and_evaluate(config, str(bad))
-    assert str(error.value) == problem
-    good = _edited_copy(workdir, tmp_path, block="data", name="authors_features", preprocessing="authors")
-    assert runs.load_runs([good]).config.data.preprocessing == "authors"
-    run_config.check_resume(good, config, trainer.MAY_CHANGE, retired=trainer.RETIRED)
-    with pytest.raises(InputError, match=r'data.preprocessing \(run: "authors", now: absent\)'):
-        run_config.check_resume(good, config, trainer.MAY_CHANGE)  # what RETIRED spares it
+        trainer.train_and_evaluate(runs.load_config(workdir), str(bad))
+    assert str(error.value).startswith(problem)

@@ -1,22 +1,25 @@
 """The GRU language model (tapjax.tap.nets.language_model): a decoding family that reads no ink,
-its training by teacher forcing, perplexity, saving, the command line."""
+its training by teacher forcing, perplexity, saving, and its run from the command line (``tapjax lm``)."""
 
 import json
 import math
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from tapjax.cli import lm as lm_command
 from tapjax.common.beam import beam_search
-from tapjax.common.cli import InputError
+from tapjax.common.errors import InputError
 from tapjax.common.family import Mixture
 from tapjax.tap.ink import crohme
+from tapjax.tap.ink.symbols import Vocab
 from tapjax.tap.nets import language_model as lm
 from tapjax.tap.nets.language_model import LanguageModel, LMConfig, TrainSettings
-from tapjax.tap.ink.symbols import Vocab
 
+CONFIG = str(Path(__file__).parents[1] / "experiments" / "configs" / "language_model.py")
 TINY = LanguageModel(LMConfig(vocab_size=11, embed_dim=8, hidden=16))
 # Three captions (ids, <eol> = 0 last) that differ from their first symbol on.
 THREE = [np.array(c, np.int32) for c in ([1, 2, 3, 0], [4, 5, 0], [6, 7, 8, 9, 10, 0])]
@@ -135,29 +138,14 @@ def test_the_training_captions_are_in_the_vocabulary(data_root):
     assert len(vocab) == 111 and len(sequences) == 8835 and all(s[-1] == 0 for s in sequences)
 
 
-def _data_root(tmp_path):
-    """A data root with a 6-symbol vocabulary, three train and two test captions, a 2013 test
-    file and two 2016 test files (one with a symbol outside the vocabulary)."""
-    tap = tmp_path / "crohme" / "tap"
-    tap.mkdir(parents=True)
-    (tap / "dictionary.txt").write_text("".join(f"{s}\t{i}\n" for i, s in enumerate("<eol> x + 1 = y".split())))
-    (tap / "train_caption.txt").write_text("a\tx + 1\nb\ty = x\nc\tx\n")
-    (tap / "test_caption.txt").write_text("d\tx + 1\ne\ty\n")
-    for folder, name, truth in (("TestINKMLGT_2013", "f", "$y=1$"), ("TEST2016_INKML_GT", "g", "$x+1$"),
-                                ("TEST2016_INKML_GT", "h", "$\\alpha$")):  # \alpha: not in the vocabulary
-        (tmp_path / "crohme" / folder).mkdir(exist_ok=True)
-        (tmp_path / "crohme" / folder / f"{name}.inkml").write_text(
-            '<ink xmlns="http://www.w3.org/2003/InkML">'
-            f'<annotation type="truth">{truth}</annotation><trace id="0">0 0, 1 1</trace></ink>')
-    return tmp_path
-
-
-def test_the_command_line_trains_saves_and_scores(tmp_path, capsys):
-    root = _data_root(tmp_path)
-    argv = ["--workdir", str(tmp_path / "run"), "--data_dir", str(root), "--epochs", "2",
-            "--embed_dim", "4", "--hidden", "8", "--batch_size", "2"]
-    assert lm.main(argv) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+def test_the_command_line_trains_saves_and_scores(tiny_crohme, tmp_path, capsys):
+    argv = ["--config", CONFIG, "--workdir", str(tmp_path / "run"), "--data_dir", str(tiny_crohme), "--json",
+            "--config.train.epochs=2", "--config.model.embed_dim=4", "--config.model.hidden=8",
+            "--config.train.batch_size=2"]
+    assert lm_command.main(argv) == 0
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert [json.loads(line)["epoch"] for line in err.splitlines() if line.startswith("{")] == [1, 2]  # on stderr
     assert result["captions"] == {"train": 3, "test2013": 1, "test2014": 2, "test2016": 1}
     assert result["left_out"] == {"test2013": 0, "test2016": 1} and result["epoch"] in (1, 2)
     assert result["parameters"] == 6 * 4 + (4 + 8 + 1) * 24 + 9 * 6
@@ -166,12 +154,15 @@ def test_the_command_line_trains_saves_and_scores(tmp_path, capsys):
     assert family.config == LMConfig(vocab_size=6, embed_dim=4, hidden=8)
 
 
-def test_the_command_line_names_a_missing_data_root(tmp_path, capsys):
-    assert lm.main(["--workdir", str(tmp_path / "run"), "--data_dir", str(tmp_path / "nowhere")]) == 2
+def test_the_command_line_names_a_data_root_without_crohme(tmp_path, capsys):
+    assert lm_command.main(["--config", CONFIG, "--workdir", str(tmp_path / "run"), "--data_dir", str(tmp_path)]) == 2
     assert "no CROHME vocabulary" in capsys.readouterr().err
 
 
-def test_the_command_line_refuses_bad_settings(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        lm.main(["--workdir", str(tmp_path / "run"), "--data_dir", str(_data_root(tmp_path)), "--epochs", "0"])
-    assert exit_.value.code == 2 and "epochs" in capsys.readouterr().err
+@pytest.mark.parametrize("override, problem", [("--config.train.epochs=0", "epochs"),
+                                               ("--config.data.valid=test2014", "data.valid")])
+def test_the_command_line_refuses_bad_settings(tiny_crohme, tmp_path, capsys, override, problem):
+    argv = ["--config", CONFIG, "--workdir", str(tmp_path / "run"), "--data_dir", str(tiny_crohme), override]
+    assert lm_command.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and problem in err and err.count("\n") == 1

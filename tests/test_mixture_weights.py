@@ -10,13 +10,14 @@ import ml_collections
 import numpy as np
 import pytest
 
-from tapjax.common.cli import InputError
+from tapjax.cli import evaluate
+from tapjax.common.errors import InputError
 from tapjax.common.family import Mixture
-from tapjax.tap.read import evaluate, mixture_weights
 from tapjax.tap.ink.crohme import Split
 from tapjax.tap.ink.inputs import Points
-from tapjax.tap.read.runs import Runs, with_weights
 from tapjax.tap.ink.symbols import Vocab
+from tapjax.tap.read import mixture_weights
+from tapjax.tap.read.runs import Runs, with_weights
 
 VOCAB = Vocab(["<eol>", "x", "2"])
 
@@ -104,7 +105,7 @@ def test_table_3_adds_the_language_model_keeping_the_tap_to_wap_ratio_of_stage_a
 
 def test_each_table_3_row_names_the_evaluate_command_that_decodes_it_alone():
     from experiments import crohme_table3
-    args = crohme_table3._parser().parse_args(["--tap", "T", "--wap", "W", "--lm", "L", "--beam", "5"])
+    args = crohme_table3.parser().parse_args(["--tap", "T", "--wap", "W", "--lm", "L", "--beam", "5"])
     assert crohme_table3.command(args, "test2016", ("tap", "wap", "lm"), (0.54, 0.36, 0.1)) == (
         "python -m tapjax.evaluate --checkpoint T --checkpoint W --lm L --weights 0.54,0.36,0.1 "
         "--split test2016 --beam 5 --json")

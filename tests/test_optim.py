@@ -93,10 +93,10 @@ def test_a_cut_divides_adams_rate_decayed_or_not():
         assert float(update[0]) == pytest.approx(-0.01, rel=1e-4)
 
 
-def test_runs_saved_before_cuts_keep_their_optimiser_state():
-    """A config.json without optim.lr_cut_factor (runs saved before it) restores into the plain state."""
+def test_without_cuts_the_optimiser_state_is_the_plain_one():
+    """``optim.lr_cut_factor`` 0 (no step-size cuts, as the AL configs): no injected hyper-parameter."""
     cfg = crohme14.get_config("paper").optim
-    del cfg["lr_cut_factor"]
+    cfg.lr_cut_factor = 0.0
     state = make_optimizer(cfg).init(jnp.zeros(1))
     assert isinstance(state, tuple) and len(state) == 2 and cuts(state) == 0  # (clipping, Adadelta)
 
@@ -133,7 +133,7 @@ def test_an_unknown_clock_is_refused():
         make_optimizer(_budget_adam(schedule_clock="epochs"))
 
 
-def test_the_steps_clock_keeps_the_state_of_runs_saved_before_clocks():
-    """A run saved before ``schedule_clock`` existed restores into the same optimiser state."""
+def test_the_steps_clock_adds_nothing_to_the_state():
+    """The steps clock needs no budget share in the optimiser state (only the cuts are there)."""
     state = make_optimizer(_adam(5)).init(jnp.zeros(1))
     assert set(state.hyperparams) == {"cuts"}

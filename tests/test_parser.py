@@ -9,7 +9,8 @@ import pytest
 
 from experiments.configs import crohme14
 from tapjax.tap.nets.attention import TEMPORAL_FORMS
-from tapjax.tap.nets.model import TAP, TAPConfig
+from tapjax.tap.nets.model import TAP
+from tapjax.tap.nets.model_config import TAPConfig
 
 TINY = TAPConfig.from_config(crohme14.get_config("paper").model,  # the paper's, shrunk
                              vocab_size=11, tracker_hidden=6, embed_dim=5, parser_hidden=7, attention_dim=8,
@@ -72,7 +73,8 @@ def test_first_step_uses_zero_embedding_and_ablations_drop_beta():
     params = model.init(jax.random.key(2))
     features, mask = _inputs(np.random.default_rng(2))
     enc = model.encode(params, features, mask)
-    first = lambda p: model.step(p, enc, model.init_state(p, enc), -jnp.ones(2, jnp.int32))[0]
+    def first(p):
+        return model.step(p, enc, model.init_state(p, enc), -jnp.ones(2, jnp.int32))[0]
     changed = jax.tree.map(lambda x: x, params)
     changed["parser"]["E"]["embedding"] = params["parser"]["E"]["embedding"] + 1.0
     np.testing.assert_allclose(first(changed), first(params), rtol=1e-6)

@@ -7,26 +7,27 @@ import numpy as np
 import pytest
 
 import tapjax
-from tapjax import evaluate as evaluate_command, recognize as recognize_command
-from tapjax.common.cli import InputError
+from tapjax import evaluate as evaluate_command
+from tapjax import recognize as recognize_command
+from tapjax.common.errors import InputError
 from tapjax.common.family import Mixture
 from tapjax.tap.ink import crohme
-from tapjax.tap.read import evaluate, pretrained, recognize, runs
 from tapjax.tap.ink.crohme import FOLDERS
+from tapjax.tap.read import evaluation, exported, recognition, runs
 
 
 @pytest.fixture(scope="module")
-def exported(overfit_run, tmp_path_factory):
+def model_dir(overfit_run, tmp_path_factory):
     """The overfit run written as a shipped model in a folder of its own."""
     workdir, _ = overfit_run
     out = tmp_path_factory.mktemp("shipped")
-    pretrained.export(str(workdir), out, {"command": "test"})
+    exported.export(runs.load_runs([workdir]), out, {"command": "test"})
     return out
 
 
-def test_export_then_load_gives_the_runs_weights_in_float16(overfit_run, exported):
+def test_export_then_load_gives_the_runs_weights_in_float16(overfit_run, model_dir):
     workdir, _ = overfit_run
-    run, shipped = runs.load_runs([str(workdir)]), pretrained.load(exported)
+    run, shipped = runs.load_runs([str(workdir)]), runs.load_exported(model_dir)
     for ours, theirs in zip(jax.tree.leaves(run.params), jax.tree.leaves(shipped.params)):
         assert theirs.dtype == np.float32
         np.testing.assert_array_equal(np.asarray(theirs), np.asarray(ours).astype(np.float16).astype(np.float32))
@@ -35,57 +36,58 @@ def test_export_then_load_gives_the_runs_weights_in_float16(overfit_run, exporte
     assert shipped.config.model == run.config.model and shipped.config.data.root == ""
 
 
-def test_the_exported_model_reads_what_the_run_reads(overfit_run, exported, overfit_expression):
+def test_the_exported_model_reads_what_the_run_reads(overfit_run, model_dir, overfit_expression):
     workdir, _ = overfit_run
     path, caption = overfit_expression
-    [ours] = recognize.recognize_files([path], workdir, beam=1)
-    [theirs] = recognize.recognize(pretrained.load(exported), [path], beam=1)
+    [ours] = recognition.recognize_files([path], workdir, beam=1)
+    [theirs] = recognition.recognize(runs.load_exported(model_dir), [path], beam=1)
     assert ours.latex == theirs.latex == caption
 
 
-def test_a_parameter_file_that_does_not_fit_the_model_is_a_clear_error(exported, tmp_path):
-    (tmp_path / pretrained.META).write_text((exported / pretrained.META).read_text())
-    with np.load(exported / pretrained.PARAMS) as saved:
+def test_a_parameter_file_that_does_not_fit_the_model_is_a_clear_error(model_dir, tmp_path):
+    (tmp_path / exported.META).write_text((model_dir / exported.META).read_text())
+    with np.load(model_dir / exported.PARAMS) as saved:
         arrays = dict(saved)
     dropped = sorted(arrays)[0]
-    np.savez(tmp_path / pretrained.PARAMS, **{k: v for k, v in arrays.items() if k != dropped})
-    with pytest.raises(InputError, match=f"{pretrained.PARAMS}.*do not match.*{dropped}"):
-        pretrained.load(tmp_path)
+    np.savez(tmp_path / exported.PARAMS, **{k: v for k, v in arrays.items() if k != dropped})
+    with pytest.raises(InputError, match=f"{exported.PARAMS}.*do not match.*{dropped}"):
+        runs.load_exported(tmp_path)
     with pytest.raises(InputError, match="no exported model there"):
-        pretrained.load(tmp_path / "elsewhere")
+        runs.load_exported(tmp_path / "elsewhere")
 
 
 def test_an_exported_model_serves_as_a_checkpoint_and_mixture_member_but_not_in_a_plain_ensemble(
-        overfit_run, exported, capsys):
+        overfit_run, model_dir, capsys):
     workdir, _ = overfit_run
-    assert evaluate_command.main(["--checkpoint", str(exported), "--split", "test2014", "--limit", "2",
-                                  "--beam", "1", "--json", "--predictions", str(exported / "p.jsonl")]) == 0
+    assert evaluate_command.main(["--checkpoint", str(model_dir), "--split", "test2014", "--limit", "2",
+                                  "--beam", "1", "--json", "--predictions", str(model_dir / "p.jsonl")]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 2
-    mixture = runs.with_weights(runs.load_mixture([str(workdir), str(exported)], None), (0.25, 0.75))
-    assert isinstance(mixture.family, Mixture) and mixture.vocab.symbols == pretrained.load(exported).vocab.symbols
-    assert evaluate_command.main(["--checkpoint", str(workdir), "--checkpoint", str(exported), "--weights", "0.25,0.75",
-                                  "--split", "test2014", "--limit", "2", "--beam", "1", "--json",
-                                  "--predictions", str(exported / "p.jsonl")]) == 0
+    mixture = runs.with_weights(runs.load_mixture([str(workdir), str(model_dir)], None), (0.25, 0.75))
+    assert isinstance(mixture.family, Mixture)
+    assert mixture.vocab.symbols == runs.load_exported(model_dir).vocab.symbols
+    assert evaluate_command.main(["--checkpoint", str(workdir), "--checkpoint", str(model_dir),
+                                  "--weights", "0.25,0.75", "--split", "test2014", "--limit", "2", "--beam", "1", "--json",
+                                  "--predictions", str(model_dir / "p.jsonl")]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 2
-    assert evaluate_command.main(["--checkpoint", str(workdir), "--checkpoint", str(exported), "--split", "test2014",
+    assert evaluate_command.main(["--checkpoint", str(workdir), "--checkpoint", str(model_dir), "--split", "test2014",
                                   "--limit", "2"]) == 2
     assert "only as a member of a mixture" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
 def card():
-    return pretrained.read_meta(pretrained.folder())["card"]
+    return exported.read_meta(exported.shipped())["card"]
 
 
 def test_the_shipped_model_reads_its_fixed_50_as_its_card_says(data_root, card):
     shipped = tapjax.load_pretrained()
     assert len(shipped.vocab) == shipped.config.model.vocab_size == 111
     fixed = card["scores"]["fixed50"]
-    split = crohme.load_split("test2014", str(data_root), None, crohme.preprocessing(shipped.config.data))
+    split = crohme.load_split("test2014", str(data_root))
     index = {key: i for i, key in enumerate(split.keys)}
     subset = split.take([index[key] for key in fixed["keys"]])
-    summary, _ = evaluate.evaluate(shipped, subset, fixed["beam"])
-    assert summary["n"] == len(fixed["keys"]) == pretrained.FIXED
+    summary, _ = evaluation.evaluate(shipped, subset, fixed["beam"])
+    assert summary["n"] == len(fixed["keys"]) == evaluation.FIXED
     assert summary["exprate"] >= fixed["exprate"] - 0.02
 
 

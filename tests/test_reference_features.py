@@ -6,14 +6,15 @@ import tarfile
 
 import numpy as np
 
-from tapjax.tap.ink import reference_features, stats
+from tapjax.cli import stats
+from tapjax.tap.ink import reference_features
 from tapjax.tap.ink.strokes import Settings
 
 
 def test_default_preprocessing_agrees_with_the_authors_features(data_root, capsys):
     """All 986 expressions (about 3 s), through the report's command line."""
-    stats.main(["--reference_features", "--json", "--data_dir", str(data_root)])
-    report = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert stats.main(["--reference_features", "--json", "--data_dir", str(data_root)]) == 0
+    report = json.loads(capsys.readouterr().out)
     assert report["n"] == 986
     assert report["reference_feature_agreement"] >= 0.95
     assert set(report["columns"]) == set(reference_features.COLUMN_NAMES)

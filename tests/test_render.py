@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tapjax.cli import draw
 from tapjax.tap.ink import render
 from tapjax.tap.ink.render import Settings, batch_images, layout, render_points
 
@@ -124,5 +125,5 @@ def test_real_expressions_render_and_draw(data_root, tmp_path, capsys):
     bad = tmp_path / "bad.inkml"
     bad.write_text("<ink>")
     out = tmp_path / "rendered.png"
-    assert render.main([*map(str, paths), str(bad), "--out", str(out), "--height", "64"]) == 2
+    assert draw.main([*map(str, paths), str(bad), "--out", str(out), "--height", "64"]) == 2
     assert out.stat().st_size > 0 and "error: " in capsys.readouterr().err

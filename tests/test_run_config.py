@@ -1,5 +1,5 @@
 """A workdir's config.json: differing fields by dotted path; resuming refused unless only fields that
-may change differ; a workdir that is a file refused."""
+may change differ; a run of another config version refused; a workdir that is a file refused."""
 
 import json
 
@@ -7,12 +7,13 @@ import ml_collections
 import pytest
 
 from tapjax.common import run_config
-from tapjax.common.cli import InputError
+from tapjax.common.errors import InputError
 
 
 def _config(**train):
-    return ml_collections.ConfigDict({"model": {"hidden": 4, "sizes": (1, 2)}, "model_cfg": {"dropout": 0.5},
-                                      "train": {"epochs": 1, "seed": 0, **train}, "eval": {"beam": 1}})
+    return ml_collections.ConfigDict({"version": run_config.VERSION, "model": {"hidden": 4, "sizes": (1, 2)},
+                                      "model_cfg": {"dropout": 0.5}, "train": {"epochs": 1, "seed": 0, **train},
+                                      "eval": {"beam": 1}})
 
 
 def test_differences_by_dotted_path():
@@ -43,29 +44,16 @@ def test_fields_that_may_change_resume(tmp_path):
         run_config.check_resume(tmp_path, changed, may_change=("eval", "train.epochs", "model"))
 
 
-def test_a_retired_field_with_its_one_value_resumes(tmp_path):
-    stored = _config()
-    stored.model.kind = "old"  # a field a later config dropped, "old" its one value
-    run_config.save(tmp_path, stored)
-    run_config.check_resume(tmp_path, _config(), may_change=(), retired={"model.kind": "old"})
-    with pytest.raises(InputError, match=r'model.kind \(run: "old", now: absent\)'):
-        run_config.check_resume(tmp_path, _config(), may_change=())
-    stored.model.kind = "other"
-    run_config.save(tmp_path, stored)
-    with pytest.raises(InputError, match=r'model.kind \(run: "other", now: absent\)'):
-        run_config.check_resume(tmp_path, _config(), may_change=(), retired={"model.kind": "old"})
-
-
-def test_a_run_saved_before_a_field_was_added_resumes_under_its_neutral_value(tmp_path):
-    run_config.save(tmp_path, _config())  # saved without model.noise
-    config = _config()
-    config.model.noise = 0.0  # the field added later; 0.0 does what the run did
-    run_config.check_resume(tmp_path, config, may_change=(), added={"model.noise": 0.0})
-    with pytest.raises(InputError, match=r"model.noise \(run: absent, now: 0.0\)"):
-        run_config.check_resume(tmp_path, config, may_change=())
-    config.model.noise = 0.3
-    with pytest.raises(InputError, match=r"model.noise \(run: absent, now: 0.3\)"):
-        run_config.check_resume(tmp_path, config, may_change=(), added={"model.noise": 0.0})
+@pytest.mark.parametrize("version, shown", [(None, "absent"), (run_config.VERSION + 1, run_config.VERSION + 1)])
+def test_a_run_of_another_config_version_is_refused_in_one_line(tmp_path, version, shown):
+    stored = {k: v for k, v in run_config.as_json(_config()).items() if k != "version"}
+    if version is not None:
+        stored["version"] = version
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    with pytest.raises(InputError) as error:
+        run_config.check_resume(tmp_path, _config(), may_change=("version",), hint="start it again")
+    assert str(error.value) == (f"{tmp_path / 'config.json'}: a run of config version {shown}, but this tapjax "
+                                f"reads config version {run_config.VERSION}; start it again")
 
 
 def test_new_workdir_and_tuples_pass(tmp_path):

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from seqeval.metrics import f1_score as seqeval_f1, precision_score, recall_score
+from seqeval.metrics import f1_score as seqeval_f1
+from seqeval.metrics import precision_score, recall_score
 
 from tapjax.al import corpora
 from tapjax.al.spans import chunks, f1_score

@@ -78,7 +78,8 @@ def test_only_dots_fall_back_to_point_moments():
 def test_differences_clamped_at_the_end_and_across_pen_ups():
     out, _ = features([[0, 0], [10, 0]], [[10, 10], [20, 10], [20, 20]])
     p = out[:, :2]
-    after = lambda step: p[np.minimum(np.arange(len(p)) + step, len(p) - 1)] - p
+    def after(step):
+        return p[np.minimum(np.arange(len(p)) + step, len(p) - 1)] - p
     np.testing.assert_allclose(out[:, 2:4], after(1), atol=1e-6)
     np.testing.assert_allclose(out[:, 4:6], after(2), atol=1e-6)
     assert out[1, 3] > 0                                  # pen-up: on to the next stroke

@@ -8,11 +8,12 @@ import numpy as np
 import optax
 import pytest
 
+from experiments.configs import crohme14
+from tapjax.common import sharding
 from tapjax.tap.nets.attention import alignment_targets
 from tapjax.tap.nets.loss import tap_loss
-from experiments.configs import crohme14
-from tapjax.tap.nets.model import TAP, TAPConfig
-from tapjax.common import sharding
+from tapjax.tap.nets.model import TAP
+from tapjax.tap.nets.model_config import TAPConfig
 
 TINY = TAPConfig.from_config(crohme14.get_config("paper").model,  # the paper's, shrunk
                              vocab_size=11, tracker_hidden=6, embed_dim=5, parser_hidden=7, attention_dim=8,
@@ -119,7 +120,10 @@ def test_dropout_draws_each_rows_masks_from_its_expression_and_is_off_without_a_
     assert sum(halves) == pytest.approx(on[0], rel=1e-5)
 
 
-def test_a_model_config_without_dropout_is_the_model_without_it():
+def test_a_model_block_must_name_every_field_and_its_family():
     block = dict(crohme14.get_config("paper").model)
-    del block["dropout"]  # as in runs saved before the field existed
-    assert TAPConfig.from_config(block).dropout == 0.0
+    del block["dropout"]
+    with pytest.raises(ValueError, match=r"missing fields \['dropout'\]"):
+        TAPConfig.from_config(block)
+    with pytest.raises(ValueError, match="family is 'wap', not 'tap'"):
+        TAPConfig.from_config(crohme14.get_config("paper").model, family="wap")

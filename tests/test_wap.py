@@ -8,19 +8,21 @@ import numpy as np
 import optax
 import pytest
 
-from experiments.configs import crohme14, wap as wap_configs
+from experiments.configs import crohme14
+from experiments.configs import wap as wap_configs
 from tapjax.common import sharding
 from tapjax.common.beam import beam_search
 from tapjax.common.checkpoint import Checkpoints
 from tapjax.common.family import Mixture
-from tapjax.tap.read import decoding, runs
-from tapjax.tap.nets import families
-from tapjax.tap.ink import inputs, render
 from tapjax.tap.fit import trainer
+from tapjax.tap.ink import inputs, render
+from tapjax.tap.nets import families
 from tapjax.tap.nets.language_model import LanguageModel, LMConfig
-from tapjax.tap.nets.model import TAP, TAPConfig
-from tapjax.tap.nets.wap import WAP, WAPConfig, columns, grid_coverage_features
+from tapjax.tap.nets.model import TAP
+from tapjax.tap.nets.model_config import TAPConfig, WAPConfig
+from tapjax.tap.nets.wap import WAP, columns, grid_coverage_features
 from tapjax.tap.nets.watcher import Watcher
+from tapjax.tap.read import decoding, runs
 
 TINY = WAPConfig.from_config(wap_configs.get_config("paper").model,  # the paper's, shrunk
                              vocab_size=11, image_height=32, watcher_filters=(4, 8, 8, 16),

@@ -12,8 +12,16 @@ from tapjax.common import optim, sharding
 from tapjax.common.checkpoint import Series
 from tapjax.tap.fit import trainer
 from tapjax.tap.nets.model import TAP
-from tapjax.tap.nets.weight_noise import (LOG_VAR_SCALE, Posterior, complexity, means, optimizer, train_params,
-                                     variational_gradients, variational_loss)
+from tapjax.tap.nets.weight_noise import (
+    LOG_VAR_SCALE,
+    Posterior,
+    complexity,
+    means,
+    optimizer,
+    train_params,
+    variational_gradients,
+    variational_loss,
+)
 
 MU = {"a": np.array([0.5, -1.0], np.float32), "b": np.array([2.0], np.float32)}
 SIGMA = {"a": np.array([0.3, 0.1], np.float32), "b": np.array([0.2], np.float32)}

@@ -9,10 +9,10 @@ Variants (``--config experiments/configs/al_<dataset>.py:VARIANT``):
   and each round's query the same number of words (``al.budget = "words"``, §5.3).
 * ``cpu``: the paper's protocol (every strategy, 5 seeds, 10 rounds, the word budget, the
   batch size) with a smaller model without the character encoder, a larger learning rate, fewer
-  epochs and T = 20 BALD passes (below), sized on ATIS: 72 minutes (tagger) and 110 minutes
-  (encoder-decoder) on a 2-core CPU. FMTOD (117 minutes) and CoNLL-2003 cut their epochs
+  epochs and T = 20 BALD passes (below), sized to fit one sitting on a CPU on ATIS (times in
+  benchmarks/RESULTS.md). FMTOD and CoNLL-2003 cut their epochs
   further, with early stopping (CoNLL-2003 also its vocabulary): their ``get_config``.
-* ``quick``: a real run on the real data in under ~20 minutes on 2 CPU cores: 1 seed,
+* ``quick``: a real run on the real data in minutes on a CPU: 1 seed,
   3 rounds, a smaller model without the character encoder, a larger learning rate, fewer
   epochs, T = 100 BALD passes (cheap with dropout after the encoder only), a 2-epoch
   full-data reference.
@@ -21,15 +21,58 @@ Variants (``--config experiments/configs/al_<dataset>.py:VARIANT``):
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import ml_collections
 
 from tapjax.al import strategies
 from tapjax.al.sentence_batches import finer_buckets
+from tapjax.common import run_config
+
+VARIANTS = ("paper", "cpu", "quick", "smoke")
 
 
-def get_base(dataset: str, hidden: int, batch_size: int, epochs: int, initial_fraction: float,
-             buckets: tuple[int, ...]) -> ml_collections.ConfigDict:
+class Dataset(NamedTuple):
+    """A dataset's settings in the paper (§5.2-5.3): BiLSTM units per direction, batch size, epochs,
+    the share of the training words in the start set and in each round's query, and the padded
+    lengths of the training batches."""
+
+    hidden: int
+    batch_size: int
+    epochs: int
+    initial_fraction: float
+    buckets: tuple[int, ...]
+
+
+DATASETS = {
+    "atis": Dataset(hidden=200, batch_size=20, epochs=50, initial_fraction=0.02, buckets=(16, 32, 64)),
+    "conll2003": Dataset(hidden=200, batch_size=16, epochs=25, initial_fraction=0.02, buckets=(16, 32, 64, 128)),
+    "fmtod": Dataset(hidden=256, batch_size=32, epochs=50, initial_fraction=0.01, buckets=(8, 16, 32)),
+}
+# How long the cpu variant trains on each dataset (dotted fields): ATIS, which the variant is sized
+# on, 25 epochs validated from the 10th; FMTOD and CoNLL-2003 fewer, stopping a model after 3
+# validations without a better F1, and CoNLL-2003 with the words seen at least twice only (its
+# dataset file says why).
+CPU = {
+    "atis": {"train.epochs": 25, "train.eval_from_epoch": 10},
+    "conll2003": {"train.epochs": 8, "train.eval_from_epoch": 4, "train.patience": 3, "model_cfg.min_count": 2},
+    "fmtod": {"train.epochs": 20, "train.eval_from_epoch": 6, "train.patience": 3},
+}
+
+
+def dataset_config(dataset: str, variant: str) -> ml_collections.ConfigDict:
+    """The config of ``variant`` (one of :data:`VARIANTS`, empty: ``paper``) on ``dataset`` (a key of
+    :data:`DATASETS`)."""
+    variant = variant or "paper"
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown config variant {variant!r}; choose from {VARIANTS}")
+    return _apply_variant(_base(dataset), variant)
+
+
+def _base(dataset: str) -> ml_collections.ConfigDict:
+    hidden, batch_size, epochs, initial_fraction, buckets = DATASETS[dataset]
     c = ml_collections.ConfigDict()
+    c.version = run_config.VERSION  # the set of fields this file writes (tapjax.common.run_config)
     c.data = ml_collections.ConfigDict(dict(
         name=dataset,  # conll2003, atis or fmtod (tapjax.al.corpora)
         root="",  # the data root (--data_dir sets it); empty: $TAPJAX_DATA or ./data
@@ -51,7 +94,8 @@ def get_base(dataset: str, hidden: int, batch_size: int, epochs: int, initial_fr
     # tapjax.common.optim.make_optimizer, as TAP's; decay_epochs > 0: cosine decay over that many epochs
     c.optim = ml_collections.ConfigDict(dict(
         name="adam", learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8, rho=0.95, clip_norm=0.0,
-        decay_epochs=0, final_lr_fraction=0.0))
+        decay_epochs=0, final_lr_fraction=0.0, warmup_epochs=0.0, schedule_clock="steps",
+        lr_cut_factor=0.0))  # no step-size cuts
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = batch_size
@@ -66,9 +110,9 @@ def get_base(dataset: str, hidden: int, batch_size: int, epochs: int, initial_fr
     c.train.max_word = 20
     # The seeds of a round (tapjax.al.loop): trained together as replicas of one vmapped program
     # ("vmap", tapjax.al.learner.train_replicas) or one after another ("sequential"); the same
-    # models. vmap pays where a step is latency-bound (an accelerator); on a 2-core CPU a step of 5
+    # models. vmap pays where a step is latency-bound (an accelerator); on a CPU a step of 5
     # replicas costs about 5 steps (their FLOPs add up) and padding them to a common length adds
-    # 30-80 % (benchmarks/al_replicas.py).
+    # more (benchmarks/al_replicas.py).
     c.train.replicas = "sequential"
 
     c.al = ml_collections.ConfigDict()
@@ -91,8 +135,7 @@ def get_base(dataset: str, hidden: int, batch_size: int, epochs: int, initial_fr
     return c
 
 
-def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.ConfigDict:
-    variant = variant or "paper"
+def _apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.ConfigDict:
     if variant == "paper":
         return c
     if variant == "quick":
@@ -112,18 +155,17 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.
         return c
     if variant == "cpu":
         # The paper's protocol (5 seeds, 10 rounds, every strategy, word budget, batch size) in one
-        # sitting of <= 150 minutes on a 2-core CPU, for ATIS (measured in benchmarks/RESULTS.md):
+        # sitting on a CPU, sized on ATIS (benchmarks/RESULTS.md):
         # 100-dim embeddings and 100 units a direction, no character encoder (3.5x the cost of the
-        # rest), Adam 5e-3 for 25 epochs (validation from epoch 10), BALD with T = 20 whole-network
-        # passes (T = 100 costs ~50 s a selection on ATIS). The seeds train one after another: as
-        # vmapped replicas they took 1.6x as long here (benchmarks/al_replicas.py).
+        # rest), Adam 5e-3 for the epochs of CPU, BALD with T = 20 whole-network
+        # passes (T = 100 costs 5x as much a selection). The seeds train one after another: as
+        # vmapped replicas they are slower on a CPU (benchmarks/al_replicas.py).
         c.model_cfg.embed_dim = 100
         c.model_cfg.hidden = 100
         c.model_cfg.chars = False
         c.optim.learning_rate = 5e-3
-        c.train.epochs = 25
-        c.train.eval_from_epoch = 10
         c.al.bald.passes = 20
+        c.update_from_flattened_dict(CPU[c.data.name])
         return c
     if variant == "smoke":
         c.model_cfg.embed_dim = 16
@@ -139,5 +181,4 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.
         c.al.initial_fraction = c.al.query_fraction = 0.05
         c.al.bald.passes = 4
         c.al.full_data_reference = False
-        return c
-    raise ValueError(f"unknown config variant {variant!r}; expected paper, cpu, quick or smoke")
+    return c

@@ -19,7 +19,7 @@ Variants
     (no coverage, no guider, no temporal attention); P2 = P1 + coverage; P3 = P2 + attention
     guider; P4 (= ``paper``) = P3 + temporal attention.
 ``cpu``
-    A real run on the real data sized for a 2-core CPU in under an hour: the full pipeline
+    A real run on the real data sized for a CPU (a 45-minute training budget): the full pipeline
     with a smaller model, Adam with a cosine learning-rate decay over its 20 epochs or its
     training time budget, whichever ends first (so a run stopped by the budget has decayed
     fully on any machine), and a smaller test beam. It keeps the regime its numbers were
@@ -30,7 +30,7 @@ Variants
     The paper-size P4 model with the ``cpu`` variant's regime (Adam 2e-3, tokens-averaged loss,
     clipping at 100, no step-size cut) in batches of 64 with a one-epoch warm-up, the cosine
     decay ending with the 250-second training budget (or epoch 30): sized for one accelerator
-    (one H200: 15 epochs of about 13 s; tapjax's shipped model, ``docs/model_card.md``). The
+    (tapjax's shipped model was trained with it: ``docs/model_card.md``). The
     budget counts training steps; compiling, validation and testing come on top.
 ``overfit``
     32 training expressions with a small model; validation and the "train" result are on
@@ -41,19 +41,23 @@ from __future__ import annotations
 
 import ml_collections
 
+from tapjax.common import run_config
+
 VARIANTS = ("paper", "p1", "p2", "p3", "cpu", "gpu", "overfit")
 
 
 def _paper() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
+    c.version = run_config.VERSION  # the set of fields this file writes (tapjax.common.run_config)
     # The model block is the only place a model hyper-parameter is written: the model is built
-    # from it by keyword (tapjax.tap.nets.model.TAPConfig.from_config).
+    # from it by keyword (tapjax.tap.nets.model_config.TAPConfig), its family by tapjax.tap.nets.families.
     c.model = ml_collections.ConfigDict(dict(
-        vocab_size=111, feature_dim=8, tracker_hidden=250, tracker_layers=4, pool_after=(3, 4),
+        family="tap", vocab_size=111, feature_dim=8, tracker_hidden=250, tracker_layers=4, pool_after=(3, 4),
         embed_dim=256, parser_hidden=256, attention_dim=500, coverage=True, coverage_kernel=121,
         coverage_filters=256, temporal=True, maxout_dim=256,
         temporal_attention="paper",  # or "authors": beta_t as the authors' code (tapjax.tap.nets.attention)
-        dropout=0.0))  # > 0: dropout of the annotations and the readout in training (not in the paper; tapjax.tap.nets.parser)
+        # > 0: dropout of the annotations and the readout in training (not in the paper; tapjax.tap.nets.parser)
+        dropout=0.0))
     c.data = ml_collections.ConfigDict(dict(
         root="",  # the data root (--data_dir sets it); empty: $TAPJAX_DATA or ./data
         cache_dir="",  # preprocessed arrays; empty: $TAPJAX_CACHE or ~/.cache/tapjax
@@ -97,7 +101,7 @@ def get_config(variant: str = "paper") -> ml_collections.ConfigDict:
         c.model.temporal = False
         c.train.guider_weight = 0.1 if variant == "p3" else 0.0
     if variant in ("cpu", "gpu", "overfit"):
-        c.optim.update(name="adam", learning_rate=2e-3, eps=1e-8, clip_norm=100.0)
+        c.optim.update(name="adam", learning_rate=2e-3, clip_norm=100.0)
         c.train.update(log_every=10, loss_average="tokens", lr_cuts=0)
     if variant == "gpu":
         c.optim.update(decay_epochs=30, final_lr_fraction=0.05, warmup_epochs=1.0, schedule_clock="budget")
@@ -110,12 +114,10 @@ def get_config(variant: str = "paper") -> ml_collections.ConfigDict:
         # over all its epochs, or over its time budget when that ends first (on a slower machine)
         c.optim.update(decay_epochs=20, final_lr_fraction=0.05, schedule_clock="budget")
         c.train.update(batch_size=16, epochs=20, patience=5, time_budget_s=2700.0, checkpoint_every=200)
-        c.data.update(max_tokens=0)
         c.eval.update(batch_size=32, valid_beam=1, test_beam=3, max_len=210)
     if variant == "overfit":
         c.data.update(train_limit=32, valid="train", pad_to_longest=True)
         c.optim.update(learning_rate=3e-3)
-        c.train.update(batch_size=8, epochs=300, patience=1000, checkpoint_every=0, eval_every_epochs=5,
-                       stop_at_wer=0.0)
+        c.train.update(epochs=300, patience=1000, checkpoint_every=0, eval_every_epochs=5, stop_at_wer=0.0)
         c.eval.update(batch_size=32, valid_beam=1, test_beam=1, max_len=80, test_sets=())
     return c

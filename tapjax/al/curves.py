@@ -1,19 +1,13 @@
 """Active-learning curves (W-BADGE paper §6, Figs. 2-3): test F1 against % of words annotated.
 
-A run (one strategy, one seed) is the polyline through its rounds' points (% of the training
-words annotated, test F1). Runs annotate different numbers of words (a word budget's last
-sentence overshoots it; under a sentence budget, strategies that pick long sentences run ahead),
-so :func:`compare` sets them side by side on % words, never on round numbers:
-
-* on a common grid (the multiples of a step, in %): each run interpolated linearly, only inside
-  its own span (first to last round); outside it the run is missing, never extrapolated;
-* by the area under each run over the span every run covers, divided by its width (a mean F1);
-* each baseline against W-BADGE seed by seed (a seed's strategies share its start set): the
-  differences on the grid and in area, their mean and standard error over seeds, and in how many
-  seeds W-BADGE is ahead.
-
-:func:`plot_curves` draws each strategy's mean ± standard error over seeds on the grid (shaded),
-as the paper's figures.
+A run (one strategy, one seed) is the polyline through its rounds' (% of training words, test
+F1). Runs annotate different numbers of words, so :func:`compare` sets them side by side on %
+words, never on round numbers: on a common grid (multiples of a step), each run interpolated
+linearly inside its own span only (missing outside, never extrapolated); by the area under each
+run over the span every run covers, divided by its width (a mean F1); and each baseline against
+W-BADGE seed by seed (a seed's strategies share its start set): differences on the grid and in
+area, their mean and standard error over seeds, and in how many seeds W-BADGE is ahead.
+:func:`plot_curves` draws each strategy's mean ± standard error over seeds, as the paper's figures.
 """
 
 from __future__ import annotations

@@ -2,18 +2,14 @@
 loss, greedy prediction, entity-F1 evaluation and the training of one round.
 
 Training uses the data-parallel step of :mod:`tapjax.common.sharding` and the optimiser of
-:func:`tapjax.common.optim.make_optimizer` (``config.optim``): the batch is split over every
-device, and dropout keys are folded from each sentence's index so results do not depend on
-the device count. Sentences are bucketed by length (:mod:`tapjax.al.sentence_batches`) so
-XLA compiles one program per batch shape, and the compiled step and prediction are cached
-per (model, optimiser config, mesh): every round of a run builds the same model and reuses
-them. The model kept is the epoch with the best validation F1; its test F1 is reported.
+``config.optim``; dropout keys are folded from each sentence's index, so results do not depend
+on the device count. Sentences are bucketed by length (:mod:`tapjax.al.sentence_batches`), and
+the compiled step and prediction are cached per (model, optimiser config, mesh), so every round
+of a run reuses them. The model kept is the epoch of best validation F1.
 
-The repeats of a round (§5.3: "all experiments were repeated five times") train as replicas
-of one program (:func:`train_replicas`): the step is vmapped over a leading replica axis of
-the train state, each replica with its own batches, dropout keys and best epoch, so each
-ends as :func:`train` alone would leave it (the same batches, keys and arithmetic, up to
-float rounding).
+The repeats of a round (§5.3: five) can train as replicas of one program (:func:`train_replicas`):
+the step vmapped over a leading replica axis, each replica with its own batches, dropout keys and
+best epoch, ending as :func:`train` alone would (up to float rounding).
 """
 
 from __future__ import annotations
@@ -26,7 +22,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from tapjax.al import vocabulary
@@ -36,7 +33,7 @@ from tapjax.al.spans import f1_score
 from tapjax.al.taggers import make_model
 from tapjax.al.vocabulary import Encoded, Vocabs
 from tapjax.common import sharding
-from tapjax.common.cli import InputError
+from tapjax.common.errors import InputError
 from tapjax.common.optim import make_optimizer
 
 

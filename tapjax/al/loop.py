@@ -1,49 +1,25 @@
-"""The active-learning loop (W-BADGE paper §5.3): rounds, repeats, resume, outputs.
+"""The active-learning loop (W-BADGE paper §5.3): rounds, budgets, resume, outputs.
 
-For each seed: a random initial labeled set, then for each strategy ``config.al.rounds`` rounds,
-each adding sentences chosen by the strategy using the previous round's model, the model
-retrained from scratch every round. Round 0 (the random start) is shared by all strategies of a
-seed. A round of one seed depends only on that seed's earlier rounds, so the seeds go through
-the rounds side by side: round 0 of every seed, then for each strategy and round, each seed's
-selection and the training of all of them together (``config.train.replicas = "vmap"``: as
-replicas of one vmapped program, :func:`tapjax.al.learner.train_replicas`; ``"sequential"``:
-one after another; the same models either way, up to float rounding).
+Per seed: a random start set (round 0, shared by every strategy), then ``al.rounds`` rounds per
+strategy, each adding the sentences the strategy picks with the previous round's model, the model
+retrained from scratch. The seeds of a round train together (``train.replicas``: ``"vmap"``,
+one vmapped program, or ``"sequential"``; the same models up to float rounding).
 
-Budgets (§5.3: "we added the same number of labels at each iteration"; Figs. 2-3 count the % of
-words annotated). With ``config.al.budget = "words"`` (the paper's) the start set holds
-``al.initial_fraction`` of the training words and every round adds ``al.query_fraction`` of them:
-sentences are taken in random order (the start) or in the strategy's order until their words
-meet the budget, so only the last sentence may overshoot it. With ``"sentences"`` the fractions
-count sentences: ``round(fraction × N)`` (at least 1) of the ``N`` training sentences. A
-strategy is asked for as many sentences as the budget could need
-(:func:`tapjax.al.selection.most_needed`: the number of the shortest unlabeled sentences that
-meet it) and its picks, which come in the order picked, are cut to the budget
-(:func:`tapjax.al.selection.within_budget`). The batch strategies (k-means++, k-center) get the
-costs and the budget with the pool (:class:`tapjax.al.strategies.Pool`) and stop picking once
-it is met, so they compute only the picks kept: the same as the cut of all of them.
+Budget (§5.3: the same number of labels each round; Figs. 2-3 count % of words): with
+``al.budget = "words"`` the start set holds ``al.initial_fraction`` of the training words and
+each round adds ``al.query_fraction`` of them, sentences taken in the strategy's order until
+their words meet the budget (only the last one overshoots); with ``"sentences"`` the fractions
+count sentences. A strategy is asked for :func:`tapjax.al.selection.most_needed` picks and cut
+by :func:`tapjax.al.selection.within_budget`; the batch strategies stop picking at the budget.
 
-Every finished round is persisted (:class:`RoundStore`): the model's parameters as
-checkpoint ``r`` of an orbax series (:class:`tapjax.common.checkpoint.Series`, as TAP's
-checkpoints), then ``round{r}.json`` (labeled indices + results) written atomically (temp
-file, then ``os.replace``), in ``workdir/state/seed{s}`` for the start and
-``workdir/state/seed{s}/{strategy}`` for the rounds. So an interrupted run resumes after its
-last finished round without redoing or changing earlier selections. Each round's scalars
-(validation / test F1, sentences and words annotated) go to ``workdir/metrics.jsonl`` and
-TensorBoard (:class:`tapjax.common.metric_writer.MetricWriter`, split ``{strategy}/seed{s}``,
-step = round).
-``workdir/results.jsonl`` (one line per strategy × seed × round), ``summary.json`` (per round
-and on a common grid of % words, W-BADGE against each baseline seed by seed:
-:func:`summarise`) and ``curves.png`` are rewritten from the round files.
-
-The config is checked before any work (:func:`validate`, the data loaded) and kept in
-``workdir/config.json`` (:mod:`tapjax.common.run_config`). A workdir resumes only under a
-config that differs from it in the fields of :data:`MAY_CHANGE` alone: which seeds,
-strategies and how many rounds to run (a round depends on its seed, its strategy and the
-earlier rounds, never on the other seeds or strategies), whether to train the full-data
-reference, whether the seeds train as replicas, the pool-scoring chunk size, the summary's grid
-and where the data lives. A round whose checkpoint is corrupt is trained again, with a warning,
-when the next round needs its model: on its recorded labeled sentences with its seed, as it was
-trained before.
+Every finished round is kept (:class:`RoundStore`: orbax checkpoint ``r`` of the parameters,
+then ``round{r}.json`` written atomically, under ``workdir/state/seed{s}[/{strategy}]``), so an
+interrupted run resumes after its last finished round without changing earlier selections; a
+corrupt round checkpoint is trained again from its recorded sentences, with a warning. Outputs:
+``metrics.jsonl`` and TensorBoard (split ``{strategy}/seed{s}``, step = round),
+``results.jsonl``, ``summary.json`` (:func:`summarise`) and ``curves.png``. The config is
+checked first (:func:`validate`) and kept in ``workdir/config.json``; a resume may change only
+the fields of :data:`MAY_CHANGE`.
 """
 
 from __future__ import annotations
@@ -57,14 +33,15 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from tapjax.al import corpora, curves, selection, strategies
 from tapjax.al.learner import build_model, init_params, train, train_replicas, vocabularies
 from tapjax.common import run_config, sharding
 from tapjax.common.checkpoint import CorruptCheckpointError, Series, abstract
-from tapjax.common.cli import InputError, warn
+from tapjax.common.errors import InputError, warn
 from tapjax.common.metric_writer import MetricWriter
 
 LOGGED = ("val_f1", "test_f1", "sentences", "words")  # per-round scalars of the metric writer
@@ -270,14 +247,20 @@ def run_strategy(exp: Experiment, strategy: str, bar) -> None:
         bar.update(len(al.seeds))
 
 
+def full_data_config(config):
+    """The config of the full-data reference: ``config`` trained for ``al.full_data_epochs`` epochs
+    (0: ``train.epochs``), validated from no later than its last."""
+    config = config.copy_and_resolve_references()
+    config.train.epochs = config.al.full_data_epochs or config.train.epochs
+    config.train.eval_from_epoch = min(config.train.eval_from_epoch, config.train.epochs)
+    return config
+
+
 def full_data_reference(exp: Experiment) -> dict:
-    """Test F1 of the model trained on the whole training set (same config except
-    ``al.full_data_epochs`` epochs when set), cached on disk."""
+    """Test F1 of the model trained on the whole training set (:func:`full_data_config`), cached on disk."""
     path = exp.workdir / "state" / "full_data.json"
     if not path.exists():
-        config = exp.config.copy_and_resolve_references()
-        config.train.epochs = exp.config.al.get("full_data_epochs", 0) or config.train.epochs
-        config.train.eval_from_epoch = min(config.train.eval_from_epoch, config.train.epochs)
+        config = full_data_config(exp.config)
         [(_, res)] = exp.fit([np.arange(len(exp.train_set))], [0], "full data", config)
         _atomic_write(path, json.dumps({**res, "epochs": config.train.epochs}).encode())
         exp.writer.write(0, "full_data", {k: res[k] for k in ("val_f1", "test_f1")})

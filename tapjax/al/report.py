@@ -1,8 +1,7 @@
-"""An AL run's ``summary.json`` as the README's table (W-BADGE paper §6: F1 per % of words).
+"""An AL run's ``summary.json`` as the README's table (W-BADGE paper §6: F1 per % of words);
+``tapjax al_report`` (:mod:`tapjax.cli.al_report`) prints it.
 
-    python -m tapjax.al.report docs/results/atis_tagger/summary.json [...] [--at 5 10 20]
-
-Per strategy: its test F1 at ``--at`` % of the training words annotated (mean ± sample std over
+Per strategy: its test F1 at a few % of the training words annotated (mean ± sample std over
 seeds, from the summary's common grid: interpolated inside each run's span, "-" where a seed's
 run does not reach), its mean F1 over the span every run shares (the area under the curve over
 the span's width) and, for each baseline, W-BADGE's paired lead in that area (mean ± standard
@@ -13,13 +12,11 @@ of in every seed.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 from tapjax.al.curves import REFERENCE
-from tapjax.common.cli import InputError, run_cli
+from tapjax.common.errors import InputError
 
 
 def _pm(stats: dict, i: int | None = None, scale: float = 100.0) -> str:
@@ -87,15 +84,3 @@ def load(path: Path) -> dict:
     if missing:
         raise InputError(path, f"not an AL summary.json (no {', '.join(missing)})")
     return summary
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("summaries", nargs="+", type=Path, help="summary.json files of AL runs")
-    parser.add_argument("--at", nargs="+", type=float, default=[5.0, 10.0, 20.0], help="% of words annotated")
-    args = parser.parse_args(argv)
-    print("\n\n".join(table(load(p), args.at) for p in args.summaries))
-
-
-if __name__ == "__main__":
-    sys.exit(run_cli(main, None))

@@ -24,7 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from tapjax.al.learner import apply_model, per_example_keys
 from tapjax.al.sentence_batches import pool_chunks
@@ -99,7 +100,7 @@ def modal_disagreement(hashes: Array) -> Array:
 
 
 _CHUNK_ELEMENTS = 1 << 20  # activations of the passes vectorised at once: 4 MiB of float32, cache-sized
-# (on the 2-core CPU, paper-size T = 100 over the CoNLL pool: 26 s warm, against 70 s with 64 MiB)
+# (on a CPU, much faster than larger chunks: benchmarks/RESULTS.md, AL speed)
 
 
 def bald_disagreement(model, params, batch, key, passes: int, encoder_dropout: bool = False) -> Array:

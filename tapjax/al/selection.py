@@ -2,41 +2,28 @@
 annotation budget a selection fills.
 
 * :func:`top_k`: the ``k`` highest scores (MNLP, BALD, Random).
-* :func:`k_center_greedy` (Core-set): furthest-first traversal starting from the labeled
-  points as centers.
+* :func:`k_center_greedy` (Core-set): furthest-first traversal from the labeled points.
 * :func:`kmeanspp_seeding` (BADGE; W-BADGE with ``weights``): k-means++ seeding.
-* :func:`budget_size`, :func:`most_needed`, :func:`within_budget`: a round's annotation budget
-  in :data:`COSTS` units, words (the paper's, §4.2 and §5.3) or sentences.
+* :func:`budget_size`, :func:`most_needed`, :func:`within_budget`: a round's budget in
+  :data:`COSTS` units, words (the paper's, §4.2 and §5.3) or sentences.
 
-Every selection returns its rows in the order it picks them (top-k by decreasing score, ties
-to the lowest row; k-center and k-means++ pick by pick, pick ``i`` drawing from
-``fold_in(key, i)`` whatever ``k``), so asking for fewer rows gives a prefix of the same picks.
-A budget is therefore met by asking for :func:`most_needed` rows and keeping
-:func:`within_budget` of them: the rows a selection that stopped once the budget was met would
-have picked. k-center and k-means++ make no extra picks: given the rows' ``costs`` and the
-``budget`` (W-BADGE Algorithm 1, step 2: seeding "until getting K", the query's budget; §5.3),
-their loop stops once the picks' costs meet it (or after ``k`` picks), typically a fraction of
-the :func:`most_needed` ones (each pick is a pass over the pool), and returns the picks
-:func:`within_budget` keeps of the ``k``. Their picks buffer is ``k`` rounded up to a power of
-two (:func:`bucket`), the loop's one static size (``k`` and the budget are traced), so a
-selection of another ``k`` in the same bucket reuses the compiled program. The pool's size is
-static too: the strategies pass every training sentence as a row, the labeled ones as
-non-candidates (:mod:`tapjax.al.strategies`), so it is the same every round, and k-center's
-number of centers is traced.
+Contract: every selection returns its rows in the order picked (top-k by decreasing score, ties
+to the lowest row; k-center and k-means++ pick ``i`` drawing from ``fold_in(key, i)``), so fewer
+rows are a prefix of the same picks, and a budget is met by asking for :func:`most_needed` rows
+and keeping :func:`within_budget` of them. Given ``costs`` and ``budget`` (W-BADGE Algorithm 1,
+step 2), k-center and k-means++ stop once the picks meet the budget. Their picks buffer is ``k``
+rounded up to a power of two (:func:`bucket`) and the pool holds every training sentence (the
+labeled ones as non-candidates), so one compiled program serves a whole run.
 
-Pool rows are split over the ``'data'`` mesh axis with ``jax.shard_map``; each pick is one
-step of a ``lax.while_loop`` that keeps the running squared distance of every row to its
-nearest chosen row (an ``[N]`` vector): a new center ``c`` updates it with ``||x − c||²``
-(:func:`_sq_dist`; ``O(N/devices × D)`` per pick, one read of the pool); the argmax / sample
-is global (``all_gather`` of each device's best candidate). The pool is padded to a multiple
-of the device count with masked rows. Random draws come from
-``jax.random.gumbel(fold_in(key, pick), (N,))`` indexed by *global* row, and ties break
-to the lowest global row, so a seed gives the same selection on 1 device and on 8.
+Pool rows are split over the ``'data'`` mesh axis with ``jax.shard_map``; each pick is one step
+of a ``lax.while_loop`` that keeps every row's squared distance to its nearest chosen row
+(``O(N/devices × D)`` per pick); the argmax or sample is global (``all_gather``). Random draws
+are indexed by global row and ties go to the lowest global row, so a seed selects the same rows
+on 1 device and on 8.
 
 W-BADGE (Eq. 5), our reading: k-means++ samples the next center with probability
-``D²(x) / Σ D²``; W-BADGE multiplies that by ``w(x) = l(x)² / Σ l(x)²`` and renormalises,
-i.e. samples with probability ``∝ w(x) D²(x)`` (``∝ l(x)² D²(x)``). The first center is
-the point with the largest ``w(x) ||g_x||²`` (BADGE's largest-norm start, weighted).
+``∝ w(x) D²(x)``, ``w(x) = l(x)² / Σ l(x)²``; the first center is the point with the largest
+``w(x) ||g_x||²`` (BADGE's largest-norm start, weighted).
 """
 
 from __future__ import annotations
@@ -46,7 +33,8 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from tapjax.common.sharding import AXIS
 

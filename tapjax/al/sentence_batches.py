@@ -3,17 +3,13 @@
 * :func:`training_batches`: ``rows`` sentences a batch at the training buckets' lengths,
   optionally shuffled within buckets and across batches.
 * :func:`inference_batches`: evaluation batches of about ``tokens`` padded tokens each.
-* :func:`pool_chunks`: a whole pool laid out for one compiled scoring program: per
-  bucket, the sentences in fixed-size chunks ``[n_chunks, rows, length]``, ``n_chunks``
-  sized for the whole training set, so that every round's (shrinking) pool has the same
-  shapes.
+* :func:`pool_chunks`: a whole pool as fixed-size chunks ``[n_chunks, rows, length]`` per bucket,
+  ``n_chunks`` sized for the whole training set, so every round's pool has the same shapes.
 * :func:`finer_buckets`: the buckets of evaluation and pool scoring, from the training ones.
-* :func:`lockstep`: several replicas' batch sequences as one sequence of stacked batches
-  ``[R, rows, length]`` for a program vmapped over replicas.
+* :func:`lockstep`: several replicas' batches stacked as ``[R, rows, length]`` for a vmapped program.
 
-A sentence goes to the smallest bucket that holds it, past the largest to the next power
-of two (:func:`tapjax.common.buckets.fit_bucket` with ``grow``). Padding rows have mask 0
-and index -1.
+A sentence goes to the smallest bucket that holds it, past the largest to the next power of two
+(:func:`tapjax.common.buckets.fit_bucket` with ``grow``). Padding rows have mask 0 and index -1.
 """
 
 from __future__ import annotations

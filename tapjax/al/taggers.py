@@ -1,20 +1,13 @@
 """Sequence taggers (W-BADGE paper §5.2): a BiLSTM tagger and a BiLSTM encoder-decoder.
 
-Both map ``words [B, T]`` (and optionally ``chars [B, T, W]``), ``mask [B, T]`` to a
-:class:`TaggerOutput`: the per-token features ``h [B, T, H]`` that feed the last layer,
-its logits ``[B, T, C]`` (``logits = h @ W + b``), the predicted tags and the encoder's
-sentence representation ``[B, 2 * hidden]`` (masked mean of the BiLSTM states, used by
-Core-set). Training feeds the gold tags (``tags``) to the decoder (teacher forcing);
-without them the decoder decodes greedily, feeding back its previous prediction.
-
-Dropout is per example: ``keys [B]`` holds one PRNG key per sentence (folded from the
-sentence's index by the caller), so a sentence gets the same dropout mask whatever batch
-or device it lands on; ``keys=None`` turns dropout off.
-
-``model(...)`` is ``decode(encode(...))``: ``encode`` is the embeddings and BiLSTM,
-``decode`` the rest (dropout on the BiLSTM states, then the output layer or the LSTM
-decoder). Calling them apart (``model.apply(..., method="encode")``) lets MC-dropout BALD
-run the encoder once and only the decoder per pass.
+Both map ``words [B, T]`` (optionally ``chars [B, T, W]``) and ``mask [B, T]`` to a
+:class:`TaggerOutput`: the last layer's input features ``h [B, T, H]``, its logits
+``h @ W + b``, the predicted tags and the sentence representation ``[B, 2 * hidden]`` (masked
+mean of the BiLSTM states, Core-set's space). The decoder is teacher-forced when given ``tags``
+and greedy otherwise. Dropout is per example (``keys [B]``, one key per sentence, folded from its
+index), so a sentence gets the same mask in any batch or device; ``keys=None`` turns it off.
+``model(...)`` is ``decode(encode(...))``; calling them apart lets MC-dropout BALD run the encoder
+once and only the decoder per pass.
 """
 
 from __future__ import annotations

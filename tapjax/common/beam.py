@@ -1,25 +1,19 @@
 """Batched beam search compiled with ``jax.jit`` (TAP Eqs. 30-31); greedy is beam width 1.
 
-The decoder picks the symbol sequence maximising the summed log-probability::
-
     y^ = argmax_y  log P(y | x)                                               (30)
     S_t = S_{t-1} - log p(y_t | y_<t, x)                                       (31)
 
-(the running score ``S_t`` of Eq. 31 is the negated summed log-probability kept here)
-approximately, by keeping the ``K`` best partial hypotheses per expression. The search
-follows the classic TAP/WAP beam semantics: at each step the ``K - dead`` best extensions
-of the live hypotheses are kept (``dead`` = hypotheses already finished); an extension
-that emits EOS (id 0) is finished and kept, the others stay live. The search stops when
-no hypothesis is live or after ``max_len`` steps. The answer is the best finished
-hypothesis by total log-probability, or (``length_norm``, the TAP authors' decoder) by
-log-probability divided by its length, EOS included; if none finished, the best live one.
+approximated by keeping the ``K`` best partial hypotheses per expression (``S_t`` negated is the
+running score kept here). As in the TAP/WAP decoders, each step keeps the ``K - dead`` best
+extensions of the live hypotheses (``dead``: those finished); an extension emitting EOS (id 0)
+is finished. The search stops when none is live or after ``max_len`` steps; the answer is the
+best finished hypothesis by total log-probability, or (``length_norm``, the TAP authors') by
+log-probability per symbol, EOS included; if none finished, the best live one.
 
-Everything runs on device in one ``lax.while_loop``: the batch of ``B`` expressions is
-encoded once, the encoder output and decoder state are tiled to ``B * K`` rows, and each
-step is one call of ``family.step`` on all rows, a ``top_k`` over the ``K * V`` extensions
-of each expression, and one ``jnp.take`` of the state rows by parent. Tokens, parents (and
-attention, on request) are written per step into ``[max_len, B, K]`` histories, and the
-chosen hypotheses are read back by following the parent pointers once, at the end.
+All of it is one ``lax.while_loop`` on device: the batch is encoded once and tiled to ``B * K``
+rows; each step is one ``family.step``, a ``top_k`` over the ``K * V`` extensions and a gather of
+the state rows by parent; per-step tokens and parents (and attention, on request) go to
+``[max_len, B, K]`` histories, read back once at the end.
 """
 
 from __future__ import annotations
@@ -128,7 +122,8 @@ def _check_args(features, feature_mask, beam, max_len, n_best, forced_length) ->
 @functools.partial(jax.jit, static_argnames=("family", "beam", "max_len", "n_best", "with_attention", "length_norm"))
 def _search(family, params, features, feature_mask, forced_length, *, beam, max_len, n_best, with_attention, length_norm):
     B, K = jax.tree.leaves(features)[0].shape[0], beam
-    tile = lambda tree: jax.tree.map(lambda x: jnp.repeat(x, K, axis=0), tree)
+    def tile(tree):
+        return jax.tree.map(lambda x: jnp.repeat(x, K, axis=0), tree)
     enc = family.encode(params, features, feature_mask)
     state = tile(family.init_state(params, enc))
     enc = tile(enc)
@@ -232,7 +227,8 @@ def _best(c: _Loop, n_best: int, max_len: int, length_norm: bool) -> BeamResult:
     slot = jnp.concatenate([c.pool["slot"], jnp.broadcast_to(jnp.arange(K), (B, K))], axis=1)
     rank = scores / (end + 1).astype(scores.dtype) if length_norm else scores
     order = jnp.lexsort((-rank, ~finished), axis=1)[:, :n_best]
-    pick = lambda x: jnp.take_along_axis(x, order, axis=1)
+    def pick(x):
+        return jnp.take_along_axis(x, order, axis=1)
     scores, finished, end, slot = pick(scores), pick(finished), pick(end), pick(slot)
     paths = _backtrack(c.hist, end, slot, max_len)
     lengths = jnp.where(finished, end, jnp.where(jnp.isfinite(scores), end + 1, 0))

@@ -1,22 +1,18 @@
 """Checkpoints with orbax: numbered series of pytrees, saved atomically, restored exactly and verified.
 
-:class:`Series` is one folder of numbered checkpoints of one pytree (an AL run keeps one
-per strategy, numbered by round). :class:`Checkpoints` is what a training run keeps:
-``workdir/checkpoints/{latest,best}``, one checkpoint in each, holding the train state,
-the position in the data (``epoch``, ``step_in_epoch``), the base random key and the
-early-stopping record (``best_wer``, ``bad_epochs``). Orbax writes each checkpoint to a
-temporary folder and renames it when complete, so a run killed mid-save resumes from the
-previous checkpoint. Since the data order is a function of ``(seed, epoch)`` and every
-step's randomness of ``(rng, step)``, restoring the latest checkpoint reproduces the next
-step exactly.
+:class:`Series` is one folder of numbered checkpoints of one pytree (an AL run keeps one per
+strategy, numbered by round). :class:`Checkpoints` is a training run's
+``workdir/checkpoints/{latest,best}``: the train state, the position in the data (``epoch``,
+``step_in_epoch``), the base random key and the early-stopping record. Orbax writes to a
+temporary folder and renames it when complete, so a run killed mid-save resumes from the previous
+checkpoint; since the data order depends on ``(seed, epoch)`` and each step's randomness on
+``(rng, step)``, the latest checkpoint reproduces the next step exactly.
 
-Each checkpoint ``<folder>/<step>`` holds two orbax items, written in the same atomic step:
-``default`` (the tree) and ``digest`` (JSON: the SHA-256 of every leaf, keyed by its path),
-since orbax does not notice changed bytes in the array data. A restore reads the tree, then
-checks it against the digest; a checkpoint saved without one (by earlier versions) restores
-unverified. A checkpoint that cannot be read or does not match its digest raises
-:class:`CorruptCheckpointError`; one that holds another tree (other leaves or shapes than
-the tree to restore into) raises :class:`CheckpointMismatchError`.
+Each checkpoint ``<folder>/<step>`` holds the tree (``default``) and its ``digest`` (the SHA-256
+of every leaf, by path), written in the same atomic step, because orbax does not notice changed
+array bytes. A restore checks the digest (a checkpoint without one restores unverified); one
+that cannot be read or does not match raises :class:`CorruptCheckpointError`, one holding
+another tree :class:`CheckpointMismatchError`.
 """
 
 from __future__ import annotations
@@ -33,7 +29,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from tapjax.common.cli import InputError, warn
+from tapjax.common.errors import InputError, warn
 
 KINDS = ("latest", "best")
 TREE, DIGEST = "default", "digest"  # the items of a checkpoint (TREE: orbax's name for a lone item)

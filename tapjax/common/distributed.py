@@ -3,8 +3,10 @@
 Call :func:`initialize` first, before anything touches a JAX device. With one process it
 does nothing; with several, :func:`jax.distributed.initialize` joins them into one job and
 ``jax.devices()`` (so :func:`tapjax.common.sharding.data_mesh`) spans the devices of every
-host. Every host then builds the same *global* batch (the same ``(seed, epoch)`` order)
-and passes its :func:`host_slice` to :func:`tapjax.common.sharding.shard_batch`.
+host. A training loop then has every host build the same *global* batch (the same
+``(seed, epoch)`` order) and pass its :func:`host_slice` to
+:func:`tapjax.common.sharding.shard_batch`. Only ``tests/test_distributed.py`` does so: the TAP
+trainer and the AL loop call neither function yet (docs/multihost.md says what is missing).
 
 The job is described by arguments or by the environment variables JAX reads:
 ``JAX_COORDINATOR_ADDRESS`` (``host:port`` of process 0), ``JAX_NUM_PROCESSES`` and

@@ -130,7 +130,8 @@ class Mixture:
         return params if self.weights is not None else params["members"]
 
     def encode(self, params, features, feature_mask):
-        per_family = lambda x: x if isinstance(x, tuple) else (x,) * len(self.families)
+        def per_family(x):
+            return x if isinstance(x, tuple) else (x,) * len(self.families)
         return tuple(f.encode(p, x, m) for f, p, x, m in
                      zip(self.families, self._members(params), per_family(features), per_family(feature_mask),
                          strict=True))

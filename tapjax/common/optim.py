@@ -30,10 +30,10 @@ def learning_rate(cfg: ml_collections.ConfigDict, steps_per_epoch: int = 1, spen
     ``cfg.final_lr_fraction`` of it as the progress ``max(step / (decay_epochs * steps_per_epoch),
     spent)`` goes from 0 to 1, constant after; ramped up linearly over the first
     ``cfg.warmup_epochs`` epochs (0: none). ``spent`` is the share of the time budget spent."""
-    if not cfg.get("decay_epochs", 0):  # absent from the config.json of runs saved before schedules
+    if not cfg.decay_epochs:
         return cfg.learning_rate
     decay_steps = cfg.decay_epochs * steps_per_epoch
-    warmup_steps = cfg.get("warmup_epochs", 0.0) * steps_per_epoch
+    warmup_steps = cfg.warmup_epochs * steps_per_epoch
 
     def rate(count):
         progress = jnp.clip(jnp.maximum(count / decay_steps, spent), 0.0, 1.0)
@@ -62,8 +62,9 @@ def make_optimizer(cfg: ml_collections.ConfigDict, steps_per_epoch: int = 1,
                    gradients: optax.GradientTransformation | None = None) -> optax.GradientTransformation:
     """``cfg.name`` in {"adadelta", "adam"}, the rate of :func:`learning_rate`, ``cfg.clip_norm``
     (0: none), ``cfg.rho``/``cfg.eps`` (Adadelta) or ``cfg.b1``/``cfg.b2``/``cfg.eps`` (Adam);
-    with ``cfg.lr_cut_factor``, the number of step-size cuts as an injected hyper-parameter, and with
-    ``cfg.schedule_clock == "budget"``, the share of the time budget spent (:func:`spend`).
+    with ``cfg.lr_cut_factor`` > 0 (0: no cuts), the number of step-size cuts as an injected
+    hyper-parameter, and with ``cfg.schedule_clock == "budget"``, the share of the time budget spent
+    (:func:`spend`).
 
     ``gradients``, if given, turns the clipped gradient into the one the optimiser follows
     (TAP's adaptive weight noise). ``steps_per_epoch`` only sets the schedule's length: the
@@ -72,15 +73,14 @@ def make_optimizer(cfg: ml_collections.ConfigDict, steps_per_epoch: int = 1,
     def chain(cuts=0, spent=None):  # None: not a hyper-parameter of the state (steps clock)
         steps = [optax.clip_by_global_norm(cfg.clip_norm)] if cfg.clip_norm else []
         steps += [gradients] if gradients is not None else []
-        divisor = cfg.lr_cut_factor ** cuts if cfg.get("lr_cut_factor") else 1.0
+        divisor = cfg.lr_cut_factor ** cuts if cfg.lr_cut_factor else 1.0
         steps.append(_optimizer(cfg, steps_per_epoch, divisor, 0.0 if spent is None else spent))
         return optax.chain(*steps) if len(steps) > 1 else steps[0]
 
-    clock = cfg.get("schedule_clock", "steps")  # absent from the config.json of runs saved before clocks
-    if clock not in ("steps", "budget"):
-        raise ValueError(f"optim.schedule_clock must be 'steps' or 'budget', got {clock!r}")
-    injected = {"cuts": 0} if cfg.get("lr_cut_factor") else {}  # absent from runs saved before cuts
-    injected |= {"spent": 0.0} if clock == "budget" else {}
+    if cfg.schedule_clock not in ("steps", "budget"):
+        raise ValueError(f"optim.schedule_clock must be 'steps' or 'budget', got {cfg.schedule_clock!r}")
+    injected = {"cuts": 0} if cfg.lr_cut_factor else {}
+    injected |= {"spent": 0.0} if cfg.schedule_clock == "budget" else {}
     return optax.inject_hyperparams(chain)(**injected) if injected else chain()
 
 

@@ -1,20 +1,12 @@
 """Recurrent layers as pure ``lax.scan`` loops: GRU (TAP Eqs. 5-8), LSTM, masks, both directions.
 
-Every layer takes a batch-major input ``xs [B, T, D]`` and a mask ``[B, T]`` (1 for real
-steps, 0 for right padding) and returns ``[B, T, H]`` (``[B, T, 2H]`` when bidirectional).
-
-Two things keep these fast on a CPU as on an accelerator:
-
-* the input projections ``W x_t + b`` of all steps are one matrix product before the loop,
-  so the loop body holds only the recurrent product ``U h_{t-1}``;
-* a bidirectional layer runs both directions in the *same* scan, the backward direction
-  reading the time-reversed input, so each step is one batched product over
-  ``[directions, B, H]`` instead of two loops.
-
-Masking: at a padded step the state is carried over unchanged and the output is zero.
-With right padding, the reversed sequence starts with its padding, during which the
-backward state stays at zero, so the backward direction starts on the last real step
-exactly as if there were no padding. Padding never changes a real step's output.
+Every layer takes a batch-major input ``xs [B, T, D]`` and a mask ``[B, T]`` (1 for real steps,
+0 for right padding) and returns ``[B, T, H]`` (``[B, T, 2H]`` when bidirectional). The input
+projections of all steps are one matrix product before the loop, and a bidirectional layer runs
+both directions in the same scan (the backward one on the time-reversed input), one batched
+product over ``[directions, B, H]`` per step. At a padded step the state is carried over and the
+output is zero; the reversed sequence starts with its padding, during which the backward state
+stays zero, so padding never changes a real step's output.
 """
 
 from __future__ import annotations

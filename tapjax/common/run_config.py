@@ -7,10 +7,10 @@ the workdir is touched, naming every such field: its dotted path, the run's valu
 one. Each caller lists the fields that may change on resume (``may_change``: dotted paths,
 an entry covering the fields under it, so ``"eval"`` covers ``eval.test_beam``); every other
 field must match, so a field added to a config later defines the run until it is listed.
-A field the stored config lacks or the new one lacks differs too, except a retired one
-(``retired``: a field dropped from the config, stored with the one value the caller still runs)
-and an added one (``added``: a field new to the config, whose given value is what the runs
-saved before it did).
+
+Every experiment config states the version of its set of fields (``version``, :data:`VERSION`):
+a run saved with configs of another version, whose fields this tapjax no longer reads the same
+way, is refused (:func:`check_version`) rather than resumed or read under guessed values.
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import ml_collections
 
-from tapjax.common.cli import InputError
+from tapjax.common.errors import InputError
 
 FILE = "config.json"
 ABSENT = object()  # the value of a field a config lacks
+# The version of the experiment configs' set of fields: bumped when a field is added, dropped or
+# changes meaning, so that runs saved before are refused instead of read under guessed values.
+VERSION = 1
 
 
 def as_json(config: ml_collections.ConfigDict) -> dict:
@@ -52,17 +55,20 @@ def _covered(path: str, may_change: Sequence[str]) -> bool:
     return any(path == entry or path.startswith(entry + ".") for entry in may_change)
 
 
-def check_resume(workdir: str | os.PathLike, config: ml_collections.ConfigDict, may_change: Sequence[str],
-                 hint: str = "use another --workdir", retired: Mapping[str, Any] | None = None,
-                 added: Mapping[str, Any] | None = None) -> None:
-    """Raises :class:`InputError` if ``workdir`` is not a folder, or holds a run whose config differs
-    from ``config`` in a field outside ``may_change`` (``hint`` says what to do instead).
+def check_version(stored: Mapping[str, Any], where: str | os.PathLike, hint: str) -> None:
+    """Raises :class:`InputError` (at ``where``, ``hint`` saying what to do instead) unless the run's
+    config ``stored`` (as JSON) is of :data:`VERSION`."""
+    found = stored.get("version", "absent")
+    if found != VERSION:
+        raise InputError(where, f"a run of config version {found}, but this tapjax reads config version "
+                                f"{VERSION}; {hint}")
 
-    ``retired`` maps fields that configs no longer have (dotted paths) to the one value this version
-    runs: a stored field that ``config`` lacks and that holds that value is no difference (a run
-    saved before the field was dropped resumes; its config.json is then rewritten without it).
-    ``added`` maps fields new to the config to the value that does what runs saved before them did:
-    a field the stored config lacks is no difference when ``config`` holds that value."""
+
+def check_resume(workdir: str | os.PathLike, config: ml_collections.ConfigDict, may_change: Sequence[str],
+                 hint: str = "use another --workdir") -> None:
+    """Raises :class:`InputError` if ``workdir`` is not a folder, or holds a run of another config
+    version (:func:`check_version`) or whose config differs from ``config`` in a field outside
+    ``may_change`` (``hint`` says what to do instead)."""
     workdir = Path(workdir)
     if workdir.exists() and not workdir.is_dir():
         raise InputError(workdir, "not a directory (--workdir must be a run folder, new or to resume)")
@@ -73,10 +79,8 @@ def check_resume(workdir: str | os.PathLike, config: ml_collections.ConfigDict, 
         stored = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise InputError(path, f"unreadable ({error})") from None
-    retired, added = retired or {}, added or {}
-    fixed = [(p, a, b) for p, a, b in differences(stored, as_json(config)) if not _covered(p, may_change)
-             and not (p in retired and b is ABSENT and a == retired[p])
-             and not (p in added and a is ABSENT and b == added[p])]
+    check_version(stored, path, hint)
+    fixed = [(p, a, b) for p, a, b in differences(stored, as_json(config)) if not _covered(p, may_change)]
     if fixed:
         shown = ", ".join(f"{p} (run: {_show(a)}, now: {_show(b)})" for p, a, b in fixed)
         raise InputError(workdir, f"holds a run of another config, refusing to resume it: {shown}; {hint}")

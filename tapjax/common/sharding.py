@@ -1,18 +1,17 @@
 """Data parallelism over every device: a 1-D ``'data'`` mesh and a ``shard_map`` train step.
 
 Parameters and optimiser state are replicated, the batch is split on its leading axis,
-and gradients are averaged across devices with ``lax.pmean`` inside ``jax.shard_map``
-(what ``jax.pmap`` training used to do). Under ``jax.distributed.initialize()`` the mesh
-spans the devices of every host and each host feeds its own slice of the global batch.
+and gradients are averaged across devices inside ``jax.shard_map``. Under
+``jax.distributed.initialize()`` the mesh spans the devices of every host, and each host must
+pass its own slice of the global batch (:func:`tapjax.common.distributed.host_slice`); the
+TAP and AL training loops do not do that yet (docs/multihost.md).
 
 The loss is a masked mean over the *global* batch, not a mean of per-device means, so
 the same step gives the same update on 1 device and on 8: each device divides its local
 loss sum by the global weight (``psum`` of the local counts), and the ``psum`` of those
-shares is ``sum / total count``. Parameters are replicated (device-invariant) while the
-loss varies over ``'data'``, so inside ``shard_map`` the gradient of a device's share with
-respect to the parameters is already summed over devices by ``jax.grad`` (the transpose of
-the implicit broadcast is a ``psum``): it *is* the global gradient, and the ``pmean`` over
-the axis that ``jax.pmap`` training needed is a no-op we leave out.
+shares is ``sum / total count``. The parameters are device-invariant, so inside
+``shard_map`` ``jax.grad`` of a device's share already sums over devices (the transpose of the
+implicit broadcast is a ``psum``): it is the global gradient, and no ``pmean`` is needed.
 
 A model with state that training updates outside the gradient (batch normalisation's running
 averages) trains with a :class:`StatefulTrainState` and ``make_train_step(..., stateful=True)``:
@@ -28,7 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import struct
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 AXIS = "data"
 

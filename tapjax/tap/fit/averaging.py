@@ -1,6 +1,6 @@
 """Checkpoint averaging: the mean of the weights a run had at its last few validations.
 
-Not in the TAP paper (the authors anneal with weight noise instead); a lever of the CPU recipe.
+Not in the TAP paper (the authors anneal with weight noise instead).
 With ``train.average_last = K > 0`` the trainer keeps the parameters of its last ``K``
 validations as a series of their own (``checkpoints/epochs``, only the parameters), and after
 training scores their element-wise mean on the validation set; the mean becomes the run's best
@@ -22,8 +22,8 @@ FOLDER = "epochs"
 
 
 def average_last(config: ml_collections.ConfigDict) -> int:
-    """``train.average_last`` (0, off, for runs saved before it)."""
-    return int(config.train.get("average_last", 0))
+    """``train.average_last`` (0: off)."""
+    return int(config.train.average_last)
 
 
 def series(workdir: str | Path, config: ml_collections.ConfigDict) -> Series | None:

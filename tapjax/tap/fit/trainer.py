@@ -1,33 +1,22 @@
 """Training and evaluation of TAP or WAP: ``train_and_evaluate(config, workdir)``.
 
-The config's ``model.family`` says which model trains (:mod:`tapjax.tap.nets.families`: TAP, or WAP
-on the ink rendered as images, with the batch normalisation's running averages carried in the
-train state). One epoch is a pass over the length-bucketed training batches (order fixed by
-``(seed, epoch)``), each step the data-parallel ``shard_map`` step of
-:mod:`tapjax.common.sharding` on the Eq. 29 loss (:mod:`tapjax.tap.nets.loss`; in the adaptive
-weight-noise stage its variational form, :mod:`tapjax.tap.nets.weight_noise`). After each epoch the
-model is validated (beam ``eval.valid_beam``) on the split ``data.valid``: the CROHME 2013 test
-set, which is neither trained on nor a test set (the whole training folder then trains), a
-held-out 5 % of the training folder, or (``overfit``) the training set itself; never the test
-sets. The best checkpoint by validation WER is kept. Early stopping follows the authors' code
-(``nmt.py``, ``train``): a validation no better than the best (a tie counts as better) is a bad
-one; when bad ones in a row exceed ``train.patience``, the step size is cut (:func:`_cut_if_due`)
-and the count restarts, until ``train.lr_cuts`` cuts are made (``train.noise_lr_cuts`` in the
-adaptive stage) and patience runs out once more, which ends training. At the end the best
-checkpoint is tested (beam ``eval.test_beam``) on the ``eval.test_sets`` and
-``workdir/results.json`` is written.
+``model.family`` picks the model (:mod:`tapjax.tap.nets.families`). An epoch is a pass over the
+length-bucketed training batches (order fixed by ``(seed, epoch)``), each step the ``shard_map``
+step of :mod:`tapjax.common.sharding` on the Eq. 29 loss (:mod:`tapjax.tap.nets.loss`; its
+variational form in the weight-noise stage, :mod:`tapjax.tap.nets.weight_noise`). After each
+epoch the model is validated on ``data.valid`` (CROHME 2013 test, a held-out 5 % of train, or
+for ``overfit`` the training set; never a test set) and the best checkpoint by WER is kept.
+Early stopping follows the authors' ``nmt.py``: when validations no better than the best (a tie
+counts as better) exceed ``train.patience`` in a row, the step size is cut (:func:`_cut_if_due`),
+until ``train.lr_cuts`` cuts are made and patience runs out once more. Finally the best
+checkpoint is tested on ``eval.test_sets`` and ``workdir/results.json`` is written.
 
-The config is checked before any work (:func:`validate`). A workdir that holds a run resumes
-it from ``checkpoints/latest`` (``checkpoints/best`` if the latest is corrupt, with a warning)
-if the config defines the same run: only the fields of :data:`MAY_CHANGE` may differ from its
-``config.json`` (:mod:`tapjax.common.run_config`; the :data:`RETIRED` fields may be there with
-their one value, the :data:`ADDED` ones absent if the new config holds their neutral value),
-which is then rewritten. Other changes are refused, and so is a run trained
-on features this version no longer computes (:func:`tapjax.tap.read.runs.load_config`);
-``train.init_from=RUN`` in a new workdir starts a run from another run's best weights (or from an
-exported model's, e.g. the shipped one in ``tapjax/tap/read/weights``), which it validates first and
-keeps as its best until it beats them (the authors' weight-noise stage keeps the first stage's
-validation history).
+The config is checked first (:func:`validate`). A workdir holding a run resumes it from
+``checkpoints/latest`` (``best`` if the latest is corrupt, with a warning) if only fields of
+:data:`MAY_CHANGE` differ from its ``config.json``; anything else is refused, and so is a run of
+another config version (:mod:`tapjax.common.run_config`).
+``train.init_from`` starts a new run from another run's best weights or an exported model's,
+validated first and kept as the best until beaten.
 """
 
 from __future__ import annotations
@@ -44,15 +33,15 @@ import tqdm
 
 from tapjax.common import optim, precompile, run_config, sharding
 from tapjax.common.checkpoint import CheckpointMismatchError, Checkpoints, CorruptCheckpointError
-from tapjax.common.cli import InputError, warn
+from tapjax.common.errors import InputError, warn
 from tapjax.common.metric_writer import MetricWriter
 from tapjax.common.paths import dataset_dir
-from tapjax.tap.ink import augment, crohme
 from tapjax.tap.fit import averaging
-from tapjax.tap.read import decoding, runs
+from tapjax.tap.ink import augment, crohme
+from tapjax.tap.ink.symbols import Vocab
 from tapjax.tap.nets import families, weight_noise
 from tapjax.tap.nets.loss import AVERAGES
-from tapjax.tap.ink.symbols import Vocab
+from tapjax.tap.read import decoding, exported, runs
 
 # What may change when a run resumes: decoding (validation/test beams, test sets, batch size),
 # how long and how patiently to train (epochs, patience, step-size cuts), logging and checkpointing
@@ -61,11 +50,6 @@ from tapjax.tap.ink.symbols import Vocab
 MAY_CHANGE = ("eval", "train.epochs", "train.patience", "train.lr_cuts", "train.noise_lr_cuts",
               "train.time_budget_s", "train.stop_at_wer", "train.eval_every_epochs", "train.log_every",
               "train.checkpoint_every", "data.root", "data.cache_dir", "variant")
-# Fields of older configs that this version dropped, with the one value it still runs: a run saved
-# with that value resumes (run_config.check_resume). data.preprocessing: its other value, "tapjax"
-# (features dropped), is refused first by runs.load_config.
-RETIRED = {"data.preprocessing": crohme.PREPROCESSING}
-ADDED = {"model.dropout": 0.0}  # fields new to the config: runs saved before them resume with these values
 # data.valid: the split that validates (None: the training set itself).
 VALID_SPLITS = {"test2013": "test2013", "heldout": "valid", "train": None}
 
@@ -100,13 +84,14 @@ def validate(config: ml_collections.ConfigDict, workdir: str | Path) -> None:
         raise InputError("train.average_last", f"{averaging.average_last(config)}: a count >= 0, and 0 in the "
                                                "adaptive weight-noise stage (its weights are a posterior)")
     try:
-        augment.Settings.from_config(config.get("augment", {}))
+        augment.Settings.from_config(config.augment)
     except ValueError as error:
         raise InputError("augment", str(error)) from None
     _check_data(config)
     source = Path(config.train.init_from)
     starts = not (Path(workdir) / "checkpoints").exists()
-    if config.train.init_from and starts and not ((source / "checkpoints" / "best").is_dir() or runs.exported(source)):
+    usable = (source / "checkpoints" / "best").is_dir() or exported.exported(source)
+    if config.train.init_from and starts and not usable:
         raise InputError(source, "train.init_from: neither a training run with a best checkpoint nor an exported model")
 
 
@@ -163,9 +148,8 @@ def load_data(config: ml_collections.ConfigDict):
 
 
 def load_split(name: str, config: ml_collections.ConfigDict, **kwargs) -> crohme.Split:
-    """:func:`crohme.load_split` with the run's data root, cache and preprocessing (``data`` block)."""
-    return crohme.load_split(name, config.data.root or None, config.data.cache_dir or None,
-                             crohme.preprocessing(config.data), **kwargs)
+    """:func:`crohme.load_split` with the run's data root and cache (``data`` block)."""
+    return crohme.load_split(name, config.data.root or None, config.data.cache_dir or None, **kwargs)
 
 
 def _initial_record(model, config, tx, mesh, checkpoints: Checkpoints) -> dict:
@@ -192,7 +176,7 @@ def _init_from(model, config) -> tuple:
     """``(params, model_state)`` to start from: the best weights of the run ``train.init_from``
     (restored as its own config has them; the means under weight noise), or those of the exported
     model there (:func:`_exported_start`)."""
-    if runs.exported(config.train.init_from):
+    if exported.exported(config.train.init_from):
         return _exported_start(model, config)
     source = Checkpoints(config.train.init_from)
     try:
@@ -299,11 +283,8 @@ def _timed(record: dict, start: float) -> dict:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains (resuming ``workdir`` if it holds a run), tests the best checkpoint, writes results.json."""
     validate(config, workdir)
-    if (Path(workdir) / run_config.FILE).is_file():
-        runs.load_config(workdir)  # refuses a run trained on features this version no longer computes
     run_config.check_resume(workdir, config, MAY_CHANGE, hint="use another --workdir "
-                            "(--config.train.init_from=<this run> starts a new run from its best weights)",
-                            retired=RETIRED, added=ADDED)
+                            "(--config.train.init_from=<this run> starts a new run from its best weights)")
     run_config.save(workdir, config)
     workdir = Path(workdir)
     model = families.build(config)

@@ -1,0 +1,1 @@
+"""Ink and data: InkML, LaTeX tokens, point features (Eq. 2), alignment, CROHME splits, batches."""

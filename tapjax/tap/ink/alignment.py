@@ -1,24 +1,15 @@
 """Token-to-stroke alignment from the InkML symbol segmentation.
 
-Each trace group of a CROHME file is one symbol: a truth label, the strokes
-drawn for it, and an href to the element of the truth MathML it spells. The
-TAP attention guider (the ``on-align`` files of the reference code) gives every
-caption token the strokes of its symbol and none to structure tokens
-(``{ } ^ _``, and the brackets of a root index: ``\\sqrt [ 3 ] { x }``).
+Each trace group of a CROHME file is one symbol: a truth label, its strokes, and an href to the
+element of the truth MathML it spells. As the TAP authors' ``on-align`` files, every caption
+token gets the strokes of its symbol and structure tokens (``{ } ^ _``, a root index's
+brackets) get none. :func:`align` follows the references, never the id strings:
 
-:func:`align` follows the references, never the id strings:
-
-1. by MathML element: a group's href is the ``xml:id`` of an element whose kind
-   says the token it spells (``mfrac`` a ``\\frac``, ``msqrt``/``mroot`` a
-   ``\\sqrt``, ``mi``/``mo``/``mn`` their text, :func:`token_kind`) and whose
-   rank among the elements of that kind, in caption order, says which
-   occurrence: the k-th ``\\frac`` of the caption is the k-th ``mfrac``. Files
-   of the older naming scheme, whose fraction bars, minus signs and roots share
-   ids (``-_k`` for ``mfrac`` and ``-`` alike, ``_k`` for ``mfrac``, ``msqrt``
-   and ``mroot``), or whose ids are numbered out of document order, keep every
-   stroke on its own symbol;
-2. only for groups whose href is no element (no MathML, or a dangling href):
-   by href name (the k-th occurrence takes ``<name>_k``), else by label.
+1. by MathML element: the href's element kind says the token (``mfrac`` a ``\\frac``,
+   ``msqrt``/``mroot`` a ``\\sqrt``, ``mi``/``mo``/``mn`` their text, :func:`token_kind`) and its
+   rank among elements of that kind, in caption order, says which occurrence; files of the
+   older naming scheme (shared or out-of-order ids) keep every stroke on its own symbol;
+2. only for groups whose href is no element: by href name (``<name>_k``), else by label.
 
 Stroke indices are positions in file order (:attr:`tapjax.tap.ink.inkml.Ink.traces`).
 :func:`fully_aligned` says whether an alignment explains the whole caption.

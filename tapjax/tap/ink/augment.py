@@ -1,33 +1,23 @@
 """On-the-fly augmentation of the training expressions' ink, redrawn every epoch.
 
-Not in the TAP paper (a lever of the CPU recipe). Each epoch, each training expression is
-augmented with probability ``probability`` (:func:`for_epoch`, :func:`augment_split`): the pen
-positions of its kept points (the first two feature columns, :mod:`tapjax.tap.ink.strokes`) go
-through one random affine map about the centre of their bounding box and then point jitter
-(:func:`transform`), are normalised again as preprocessing normalises them
-(:func:`tapjax.tap.ink.strokes.renormalize`), and its features are computed again from them
-(:func:`tapjax.tap.ink.strokes.point_features`), before the tracker sees them. The next epoch
-starts again from the unaugmented features. The linear part of the map is ``R K D``
-(:func:`linear_map`), each factor drawn uniformly:
+Not in the TAP paper. Each epoch, each training expression is augmented with probability
+``probability`` (:func:`for_epoch`, :func:`augment_split`): the pen positions of its kept points
+go through one random affine map about the centre of their bounding box, then point jitter
+(:func:`transform`), are normalised again (:func:`tapjax.tap.ink.strokes.renormalize`) and their
+features recomputed (:func:`tapjax.tap.ink.strokes.point_features`). The linear part of the map
+is ``R K D`` (:func:`linear_map`), each factor drawn uniformly:
 
-- ``D``: a size ``s`` in ``[1 - scale, 1 + scale]`` and an aspect ratio ``r`` (x scale over
-  y scale) in ``[1 - aspect, 1 + aspect]``: x is scaled by ``s √r``, y by ``s / √r``;
-- ``K``: a horizontal shear (slant) ``x += k y``, ``k`` in ``[-shear, shear]``;
-- ``R``: a rotation by ``θ`` in ``[-rotation, rotation]`` degrees, ``[[cos θ, -sin θ],
-  [sin θ, cos θ]]`` (InkML's y grows downwards: a positive ``θ`` turns the ink clockwise).
+- ``D``: size ``s`` in ``[1 - scale, 1 + scale]``, aspect ``r`` in ``[1 - aspect, 1 + aspect]``:
+  x scaled by ``s √r``, y by ``s / √r``;
+- ``K``: horizontal shear ``x += k y``, ``k`` in ``[-shear, shear]``;
+- ``R``: rotation by ``θ`` in ``[-rotation, rotation]`` degrees (InkML's y grows downwards: a
+  positive ``θ`` turns the ink clockwise).
 
-The jitter adds to each coordinate of each point normal noise of standard deviation ``jitter``
-times the height of the mapped ink (its width if it is flat, 1 for a dot): a one-line expression
-is about as high as its tallest symbol whatever its length, so the noise follows the size of
-the writing rather than the device's sampling rate.
-
-What survives: the normalisation undoes the translation and the uniform size ``s``; the aspect
-ratio, the shear, the rotation and the jitter change the features.
-
-The augmented expression keeps exactly its points (thinning is not redone on the moved ink):
-the same number, each in its stroke, so ``point_strokes``, the token-to-stroke alignment the
-guider needs and the batch shapes (hence the compiled train step) stay those of the
-unaugmented split.
+The jitter is normal noise of standard deviation ``jitter`` times the height of the mapped ink
+(its width if flat, 1 for a dot), so it follows the size of the writing, not the sampling rate.
+The normalisation undoes translation and size; aspect, shear, rotation and jitter change the
+features. The expression keeps exactly its points (no new thinning), so the stroke alignment and
+the batch shapes (hence the compiled train step) stay those of the unaugmented split.
 """
 
 from __future__ import annotations
@@ -130,10 +120,9 @@ def augment_split(split: crohme.Split, rng: np.random.Generator, settings: Setti
 
 def for_epoch(split: crohme.Split, config: ml_collections.ConfigDict, epoch: int) -> crohme.Split:
     """The training ``split`` of epoch ``epoch`` under the config's ``augment`` block:
-    ``split`` itself when ``augment.probability`` is 0 (or the block is absent: runs saved before
-    it), else :func:`augment_split` with a generator seeded by ``(train.seed, epoch)``, so a
-    resumed run draws its epoch again."""
-    settings = Settings.from_config(config.get("augment", {}))
+    ``split`` itself when ``augment.probability`` is 0, else :func:`augment_split` with a generator
+    seeded by ``(train.seed, epoch)``, so a resumed run draws its epoch again."""
+    settings = Settings.from_config(config.augment)
     if not settings.probability:
         return split
     rng = np.random.default_rng([config.train.seed, epoch, _STREAM])

@@ -1,32 +1,22 @@
 """Length-bucketed, padded batches for a (sharded) TAP or WAP train or eval step.
 
-Every batch has ``B = batch_size`` rows (``batch_size`` must be divisible by
-``num_devices`` so the batch shards evenly), the arrays of its ``inputs``
-(:mod:`tapjax.tap.ink.inputs`: TAP's points, WAP's images, or both for a mixture) and ``T``
-tokens. Each input's length (points, image columns) is taken from a small fixed set of bucket
-lengths, multiples of the input's ``multiple`` (the model's stride: 4 for the paper's tracker,
-which halves the point sequence twice; 16 for WAP's watcher), and so is ``T``, so a jitted step
-compiles only a few shapes. Rows are grouped by the first input's buckets.
+Every batch has ``B = batch_size`` rows (divisible by ``num_devices``), the arrays of its
+``inputs`` (:mod:`tapjax.tap.ink.inputs`: points, images, or both for a mixture) and ``T``
+tokens. Input lengths and ``T`` come from a small fixed set of buckets, multiples of the input's
+``multiple`` (the model's stride: 4 for the paper's tracker, 16 for WAP's watcher), so a jitted
+step compiles only a few shapes; rows are grouped by the first input's buckets. A bucket's last
+batch is filled with dummy rows (``index`` -1, all masks 0) unless ``drop_remainder``, so every
+expression is seen exactly once per epoch.
 
-A bucket's last, partial batch is filled with dummy rows (``index`` -1, all
-masks 0) unless ``drop_remainder``: with padding every expression is seen
-exactly once per epoch; masked rows contribute nothing to a masked loss.
+Batch arrays (numpy): the inputs' arrays (e.g. ``features`` float32 ``[B, N, 8]`` and
+``feature_mask`` ``[B, N]``); ``tokens`` int32 ``[B, T]`` (caption ids, EOS, then 0);
+``token_mask`` float32 ``[B, T]`` (the caption and its EOS); ``align`` uint8 ``[B, T, N]`` (points
+only: 1 iff point ``n`` belongs to a stroke of token ``t``); ``index`` int32 ``[B]`` (the row in
+the split, -1 for padding). With ``targets=False`` (decoding) only the inputs and ``index``: the
+captions are not encoded, so an out-of-vocabulary reference is decoded and scored like any other.
 
-Batch arrays (numpy):
-
-- the inputs' arrays, e.g. ``features`` float32 ``[B, N, 8]`` and ``feature_mask`` float32
-  ``[B, N]`` (1 real point) for :class:`~tapjax.tap.ink.inputs.Points`
-- ``tokens`` int32 ``[B, T]``: caption ids, then :data:`~tapjax.tap.ink.symbols.EOS`, then 0
-- ``token_mask`` float32 ``[B, T]``: 1 for the caption and its EOS
-- ``align`` uint8 ``[B, T, N]`` (with points only): 1 iff point ``n`` belongs to a stroke drawn for token ``t``
-- ``index`` int32 ``[B]``: the row of the expression in the split, -1 for padding
-
-With ``targets=False`` (decoding) a batch holds only the inputs' arrays and
-``index``: the captions are not encoded, so a reference with a symbol outside the
-vocabulary is decoded and scored like any other.
-
-The order is a pure function of ``(seed, epoch)``, so a resumed run sees the
-same batches; ``shuffle=False`` keeps the split order (evaluation).
+The order is a pure function of ``(seed, epoch)`` (a resumed run sees the same batches);
+``shuffle=False`` keeps the split order.
 """
 
 from __future__ import annotations

@@ -33,17 +33,14 @@ from typing import Sequence
 
 import numpy as np
 
-from tapjax.tap.ink import alignment, inkml, latex, strokes
 from tapjax.common import array_cache
 from tapjax.common.paths import dataset_dir
+from tapjax.tap.ink import alignment, inkml, latex, strokes
 
 FOLDERS = {"train": "TrainINKML", "valid": "TrainINKML", "test2014": "TestEM2014GT",
            "test2016": "TEST2016_INKML_GT", "test2013": "TestINKMLGT_2013"}
 SPLITS = tuple(FOLDERS)
 CAPTIONS = {"TrainINKML": "tap/train_caption.txt", "TestEM2014GT": "tap/test_caption.txt"}
-# data.preprocessing of the configs of older tapjax, which also had the "tapjax" features
-# (dropped: benchmarks/RESULTS.md, "Issue 13 A/B"): the value naming the features that remain.
-PREPROCESSING = "authors"
 # The modules whose code shapes the cached arrays (part of the cache key).
 _CODE = [Path(m.__file__) for m in (inkml, latex, alignment, strokes)] + [Path(__file__)]
 
@@ -243,19 +240,6 @@ def load_path(folder: str | Path, cache_dir=None, settings: strokes.Settings | N
     # Fingerprinted by absolute path: two copies of a folder never share a cache entry.
     return _load(folder.name, inkml.inkml_files(folder), Path(folder.anchor), None, cache_dir,
                  settings, workers)
-
-
-def preprocessing(data) -> strokes.Settings:
-    """The preprocessing of a run whose ``data`` config block is ``data``: the TAP authors'
-    features (:mod:`tapjax.tap.ink.strokes`). Raises ValueError for a run of an older tapjax whose
-    ``data.preprocessing`` names other features (``"tapjax"``, dropped); runs whose block names
-    :data:`PREPROCESSING` or lacks the field (the field is gone) are runs of these features."""
-    method = data.get("preprocessing", PREPROCESSING)
-    if method != PREPROCESSING:
-        raise ValueError(f"trained on features this version of tapjax no longer computes "
-                         f"(data.preprocessing {method!r}; only the TAP authors' features, "
-                         f"{PREPROCESSING!r}, remain)")
-    return strokes.Settings()
 
 
 def valid_indices(n: int, valid_fraction: float, seed: int) -> np.ndarray:

@@ -1,23 +1,18 @@
 """InkML reader for CROHME files and any user's ink (lxml).
 
-An InkML file holds the ink (``<trace>`` elements, one per pen stroke, whose
-points list the channels declared by ``<traceFormat>``), annotations (the truth
-LaTeX, writer, ...) and the symbol segmentation (nested ``<traceGroup>``
-elements with a truth label and ``<traceView traceDataRef=...>`` references).
-Only the ink is required: a file without a truth annotation (a user's own
-handwriting) reads with ``Ink.truth == ""``.
+An InkML file holds the ink (``<trace>`` elements, one per stroke, whose points list the
+channels of ``<traceFormat>``), annotations (the truth LaTeX, writer, ...) and the symbol
+segmentation (nested ``<traceGroup>`` elements with a truth label and ``<traceView>``
+references). Only the ink is required: a file without a truth reads with ``Ink.truth == ""``.
 
-The reader is strict about the ink: every point carries the same values (all
-the declared channels, or the same leading ones throughout the file: MfrDB files
-declare an F channel they never give), the X and Y channels are found by name,
-coordinates are finite and within ±:data:`MAX_COORDINATE`, trace ids are unique. The XML is parsed strictly
-first (MathML ids that are not NCNames, such as ``xml:id="+_1"`` in CROHME, are
-accepted: they are not a well-formedness error); a file that only a recovering
-parse can read loads with a warning in :attr:`Ink.warnings`, unless the
-recovery lost ink (fewer ``<trace>`` elements than opening tags in the bytes, or
-no closing ``</ink>``). A file that cannot be read raises :class:`InkMLError`,
-the one error type of this module; :func:`read_folder` collects those errors
-instead of aborting.
+The reader is strict about the ink: every point carries the same values (all the declared
+channels, or the same leading ones throughout: MfrDB files declare an F channel they never
+give), X and Y are found by name, coordinates are finite and within ±:data:`MAX_COORDINATE`,
+trace ids are unique. The XML is parsed strictly first (non-NCName MathML ids such as
+``xml:id="+_1"`` are accepted); a file only a recovering parse can read loads with a warning in
+:attr:`Ink.warnings`, unless the recovery lost ink (fewer traces than ``<trace`` tags in the
+bytes, or no ``</ink>``). A file that cannot be read raises
+:class:`InkMLError`, this module's one error type; :func:`read_folder` collects them instead.
 """
 
 from __future__ import annotations

@@ -1,24 +1,18 @@
 """What a decoding family reads from a batch: the ink as points (TAP), as an image (WAP), or
 nothing but the batch's rows (the GRU language model of Eq. 33).
 
-An input kind is a small frozen (hashable) dataclass that names the two arrays of a batch it
-reads, ``(x [B, N, ...], mask [B, N])``, the family's ``features`` and ``feature_mask``
-(:class:`tapjax.common.family.Family`), and, for the ink, how they are made from a split's
-expressions (:mod:`tapjax.tap.ink.batching` pads each to a bucket of lengths, multiples of
-``multiple``):
+An input kind is a small frozen (hashable) dataclass naming the two batch arrays it reads,
+``(x [B, N, ...], mask [B, N])``, and, for ink, how they are made from a split's expressions
+(padded by :mod:`tapjax.tap.ink.batching` to buckets, multiples of ``multiple``):
 
-- :class:`Points`: ``features float32 [B, N, 8]``, ``feature_mask float32 [B, N]``, ``N`` points,
-  a multiple of the tracker's stride;
-- :class:`Images`: ``images float32 [B, W, H]``, ``image_mask float32 [B, W]``: each expression's
-  kept points (the first two feature columns, with their strokes) drawn by
-  :func:`tapjax.tap.ink.render.render_points` with ``settings`` and laid out column by column (the
-  width is the sequence axis, :mod:`tapjax.tap.nets.wap`), ``W`` columns a multiple of the watcher's
-  stride; each row's own columns are 1 in the mask, the padding is 0 in both;
-- :class:`Rows`: the batch's ``index`` as ``[B, 1, 1]`` with a ``[B, 1]`` mask: a family that
-  reads no ink only learns the batch's size from it.
+- :class:`Points`: ``features float32 [B, N, 8]``, ``feature_mask [B, N]``;
+- :class:`Images`: ``images float32 [B, W, H]``, ``image_mask [B, W]``: the kept points drawn by
+  :func:`tapjax.tap.ink.render.render_points`, laid out column by column (width is the sequence
+  axis), padding 0 in both;
+- :class:`Rows`: the batch's ``index`` as ``[B, 1, 1]`` with a ``[B, 1]`` mask.
 
-A mixture of families (Eq. 33) reads a tuple of kinds, one per member: :func:`read` gives a
-tuple of arrays per side, :func:`sized` the distinct kinds a batch must hold.
+A mixture (Eq. 33) reads a tuple of kinds, one per member: :func:`read` gives a tuple of arrays
+per side, :func:`sized` the distinct kinds a batch must hold.
 """
 
 from __future__ import annotations

@@ -22,18 +22,15 @@ not say how its images were drawn; this module is our rendering:
    per-pixel loop): the cost grows with the ink's length in pixels, not the image's area.
 
 :func:`batch_images` pads a list of images to one batch with masks. From the command line,
-``python -m tapjax.tap.ink.render FILE.inkml [...] --out OUT.png`` draws the rendered files in a
-column (``docs/rendered.png``: four CROHME 2014 test expressions).
+``tapjax draw FILE.inkml [...] --out OUT.png`` (:mod:`tapjax.cli.draw`) draws the rendered files in
+a column (``docs/rendered.png``: four CROHME 2014 test expressions).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import os
-import sys
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -192,41 +189,3 @@ def plot_images(images: Sequence[np.ndarray], titles: Sequence[str], dpi: int = 
         ax.set_xticks([])
         ax.set_yticks([])
     return fig
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.ink.render",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("files", nargs="+", metavar="FILE.inkml")
-    parser.add_argument("--out", required=True, metavar="OUT.png", help="the PNG to write")
-    defaults = Settings()
-    for field in dataclasses.fields(Settings):
-        parser.add_argument(f"--{field.name}", type=type(getattr(defaults, field.name)),
-                            default=getattr(defaults, field.name), help="(default: %(default)s)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Renders the files and draws them into ``--out``; an unreadable file is one ``error:``
-    line and the others are still drawn; exit status 0 if every file was drawn, else 2."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        settings = Settings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Settings)})
-    except ValueError as error:
-        parser.error(str(error))  # exit status 2
-    images, titles = [], []
-    for path in args.files:
-        try:
-            images.append(render(inkml.read_inkml(path).traces, settings))
-        except inkml.InkMLError as error:
-            print(f"error: {error}", file=sys.stderr)
-            continue
-        titles.append(Path(path).name)
-    if images:
-        plot_images(images, titles).savefig(args.out)
-    return 0 if len(images) == len(args.files) else 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,7 @@ the next point is in the same stroke, the pen-up flag 1 at the last point of eac
 (:func:`point_features`). The paper does not say how the points are normalised or
 thinned: :func:`preprocess` computes the TAP authors' own features, as released for the
 CROHME 2014 test set (``crohme/tap/on-ascii-test.tar.gz``; the recipe was recovered from
-those files, and ``python -m tapjax.tap.ink.stats --reference_features`` checks it against all 986):
+those files, and ``tapjax stats --reference_features`` checks it against all 986):
 
 1. :func:`authors_thinning` -- coordinates rounded to 3 decimals; per stroke, consecutive
    exact duplicates dropped, then :func:`keep_mask` against the last kept point with the
@@ -25,7 +25,7 @@ those files, and ``python -m tapjax.tap.ink.stats --reference_features`` checks 
    point), and at the end of the expression they stop at its last point.
 
 An earlier, simpler preprocessing of tapjax was dropped after an A/B showed it much worse
-(``benchmarks/RESULTS.md``, "Issue 13 A/B").
+(``benchmarks/RESULTS.md``, "TAP features and temporal attention: A/B").
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import numpy as np
 
 NUM_FEATURES = 8
 # Raw points per expression above which preprocessing refuses: CROHME's longest has a few
-# thousand; a million takes about 1 s here, and nothing that long is a written expression.
+# thousand, and nothing near a million is a written expression (which still preprocesses quickly).
 # (A one-point stroke is kept twice, so preprocessing gives at most raw points + strokes.)
 MAX_POINTS = 1_000_000
 # Settings.min_distance when not given: a fraction of the ink's larger bounding-box side.
@@ -86,8 +86,8 @@ def keep_mask(points: np.ndarray, strokes: np.ndarray, min_distance: float) -> n
 
     A point is kept if it starts or ends a stroke, or if it lies at least ``min_distance``
     from the previous kept point of its stroke (ties kept). Each decision depends on the one
-    before it, so this is one sequential pass, over Python floats: linear in points (about
-    0.4 s per million points on a 2-core CPU, ``benchmarks/preprocess.py``).
+    before it, so this is one sequential pass, over Python floats: linear in points
+    (``benchmarks/preprocess.py``).
     """
     first, last = _stroke_ends(strokes)
     limit = min_distance ** 2

@@ -64,8 +64,8 @@ def coverage_features(alpha_sum: Array, kernel: Array) -> Array:
     with ``padding="SAME"``); positions past the end count as zero attention, exactly like
     padded steps, so padding does not change real steps. Computed as one matmul of the
     ``[B, L, W]`` windows of ``alpha_sum`` with the ``W`` kernel taps that can reach a real
-    step (``W = min(K, 2L - 1)``): XLA's CPU convolution of the same shapes measured 3-40x
-    slower on a 2-core CPU for ``L < K`` (``K = 121``, 500 channels), and as fast for ``L >= K``.
+    step (``W = min(K, 2L - 1)``): XLA's CPU convolution of the same shapes is several times
+    slower for ``L < K`` and as fast for ``L >= K`` (benchmarks/RESULTS.md, TAP speed).
     """
     K = kernel.shape[0]
     L = alpha_sum.shape[1]

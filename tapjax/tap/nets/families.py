@@ -4,8 +4,6 @@ A config's ``model.family`` names the family (:data:`FAMILIES`):
 
 - ``"tap"``: :class:`~tapjax.tap.nets.model.TAP` (``experiments/configs/crohme14.py``), reading the ink
   as points (:class:`~tapjax.tap.ink.inputs.Points`), trained on Eq. 29 with the attention guider.
-  The TAP configs have no ``family`` field, and neither have the runs saved before it existed:
-  a model block without one is TAP's.
 - ``"wap"``: :class:`~tapjax.tap.nets.wap.WAP` (``experiments/configs/wap.py``), reading the ink rendered
   as an image (:class:`~tapjax.tap.ink.inputs.Images`, drawn as the config's ``render`` block says at
   ``model.image_height`` rows), trained on Eq. 29 without the guider
@@ -33,13 +31,11 @@ from tapjax.tap.nets.model import TAP
 from tapjax.tap.nets.wap import WAP
 
 FAMILIES = {"tap": TAP, "wap": WAP}
-DEFAULT = "tap"  # the family of a model block without a ``family`` field
 
 
 def name(config: ml_collections.ConfigDict) -> str:
-    """The family of a run's config (:data:`DEFAULT` when its model block names none); an unknown
-    one is a ``ValueError``."""
-    family = config.model.get("family", DEFAULT)
+    """The family of a run's config (``model.family``); an unknown one is a ``ValueError``."""
+    family = config.model.family
     if family not in FAMILIES:
         raise ValueError(f"model.family is {family!r}; choose from {', '.join(FAMILIES)}")
     return family
@@ -85,7 +81,7 @@ def state_variables(model: TAP | WAP, state: sharding.TrainState, params=None):
 def loss_fn(model: TAP | WAP, config: ml_collections.ConfigDict):
     """The family's Eq. 29 as a (stateful, :func:`stateful`) loss of
     :func:`tapjax.common.sharding.make_train_step`, averaged as ``train.loss_average``."""
-    smoothing = config.train.get("label_smoothing", 0.0)  # absent from runs saved before it
+    smoothing = config.train.label_smoothing
     if stateful(model):
         return lambda params, batch, rng, model_state: wap_loss(model, params, model_state, batch,
                                                                 config.train.loss_average, smoothing)

@@ -17,30 +17,18 @@ A caption ends with ``<eol>`` (id 0), which the model predicts like any symbol.
 reads no ink: its ``encode`` keeps only the batch size, and ``step`` uses neither the
 features nor ``enc``. :func:`train` fits it by teacher forcing (masked cross-entropy, Adam,
 a jitted ``lax.scan`` over the same :meth:`LanguageModel.step` that decoding uses), keeping
-the epoch of lowest validation perplexity; :func:`perplexity` scores it on captions. From
-the command line::
-
-    python -m tapjax.tap.nets.language_model --workdir DIR [--epochs N] [--valid test2013|none] \\
-        [--embed_dim 64] [--hidden 256] [--batch_size 64] [--learning_rate 2e-3] [--data_dir D]
-
-trains on ``crohme/tap/train_caption.txt``, validates on the tokenized CROHME 2013 test
-truths (the project's validation set, ``data.valid = "test2013"``), saves
-``DIR/lm_params.npz`` and ``DIR/lm_config.json`` (:func:`save`, read back by :func:`load`),
-prints a JSON line per epoch on stderr and one JSON line of results on stdout: the training
-time, the epoch kept, and the per-symbol perplexity (``<eol>`` included) on the training
-captions, the validation truths, the CROHME 2014 test captions and the CROHME 2016 test
-truths (a truth that does not tokenize into the vocabulary is left out and counted).
+the epoch of lowest validation perplexity; :func:`perplexity` scores it on captions;
+:func:`save` and :func:`load` keep it in a folder. A whole run from a config (captions read,
+trained, saved, scored) is :func:`tapjax.tap.fit.lm_trainer.train_and_score` (``tapjax lm``).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -52,12 +40,12 @@ import numpy as np
 import optax
 from flax import traverse_util
 
-from tapjax.tap.ink import crohme, inkml, latex
-from tapjax.tap.nets.parser import GRUCell
-from tapjax.tap.ink.symbols import EOS, Vocab
 from tapjax.common.buckets import round_up
-from tapjax.common.cli import InputError, run_cli
-from tapjax.common.paths import data_root, dataset_dir
+from tapjax.common.errors import InputError
+from tapjax.tap.ink import crohme, inkml, latex
+from tapjax.tap.ink.symbols import EOS, Vocab
+from tapjax.tap.nets.flax_family import FamilyNet, FlaxFamily
+from tapjax.tap.nets.parser import GRUCell
 
 Array = jax.Array
 PARAMS_FILE, CONFIG_FILE = "lm_params.npz", "lm_config.json"
@@ -65,19 +53,20 @@ PARAMS_FILE, CONFIG_FILE = "lm_params.npz", "lm_config.json"
 
 @dataclasses.dataclass(frozen=True)
 class LMConfig:
-    """The model's sizes: ``vocab_size`` symbols (111 for CROHME), the embedding and GRU widths."""
+    """The model's sizes: ``vocab_size`` symbols (111 for CROHME), the embedding and GRU widths (the
+    project's are in ``experiments/configs/language_model.py``)."""
 
-    vocab_size: int = 111
-    embed_dim: int = 64
-    hidden: int = 256
+    vocab_size: int
+    embed_dim: int
+    hidden: int
 
     def __post_init__(self):
         if min(self.vocab_size, self.embed_dim, self.hidden) < 1:
             raise ValueError(f"language model config: sizes must be >= 1, got {self}")
 
 
-class LMNet(nn.Module):
-    """Flax module holding ``E``, the GRU and ``W_o``; :meth:`step` is one step of the model."""
+class LMNet(FamilyNet):
+    """Flax module holding ``E``, the GRU and ``W_o``; methods mirror :class:`LanguageModel`."""
 
     config: LMConfig
 
@@ -87,60 +76,40 @@ class LMNet(nn.Module):
         self.gru = GRUCell(hidden=c.hidden, name="gru")
         self.W_o = nn.Dense(c.vocab_size, name="W_o")
 
-    def step(self, h: Array, prev_tokens: Array) -> tuple[Array, Array]:
-        """``h [B, H]``, ``prev_tokens int32 [B]`` (-1: none) -> ``(log p(y_t) [B, V], h_t)``."""
+    def encode(self, features: Array, feature_mask: Array) -> dict:
+        return {"rows": jnp.zeros_like(feature_mask[:, :1])}
+
+    def init_state(self, enc) -> dict:
+        """``{"h": zeros [B, H]}``, ``B`` the leading axis of ``enc``'s first leaf; derived from it so
+        that inside ``shard_map`` the state varies over the mesh axes as ``enc`` does."""
+        leaf = jax.tree.leaves(enc)[0]
+        zero = jnp.zeros_like(leaf.reshape(leaf.shape[0], -1)[:, :1], dtype=jnp.float32)
+        return {"h": jnp.broadcast_to(zero, (leaf.shape[0], self.config.hidden))}
+
+    def step(self, enc, state: dict, prev_tokens: Array) -> tuple[Array, dict]:
         y = self.embed(jnp.maximum(prev_tokens, 0)) * (prev_tokens >= 0)[:, None]
-        h = self.gru(h, y)
-        return jax.nn.log_softmax(self.W_o(h)), h
-
-
-def _zero_state(enc, hidden: int) -> dict:
-    """``{"h": zeros [B, hidden]}``, ``B`` the leading axis of ``enc``'s first leaf; derived from
-    it so that inside ``shard_map`` the state varies over the mesh axes as ``enc`` does."""
-    leaf = jax.tree.leaves(enc)[0]
-    zero = jnp.zeros_like(leaf.reshape(leaf.shape[0], -1)[:, :1], dtype=jnp.float32)
-    return {"h": jnp.broadcast_to(zero, (leaf.shape[0], hidden))}
+        h = self.gru(state["h"], y)
+        return jax.nn.log_softmax(self.W_o(h)), {"h": h}
 
 
 @dataclasses.dataclass(frozen=True)
-class LanguageModel:
-    """The GRU language model as a decoding family (hashable: a static jit argument)."""
+class LanguageModel(FlaxFamily):
+    """The GRU language model as a decoding family (hashable: a static jit argument). It reads no
+    ink: ``encode`` keeps only the batch size (``{"rows": zeros [B, 1]}``), ``init_state`` is
+    ``{"h": zeros [B, H]}`` for any family's ``enc`` (only its batch size is used), and ``step``
+    (``prev_tokens int32 [B]``, -1: none, to ``(log p(y_t) [B, V], state)``) ignores ``enc``."""
 
     config: LMConfig
+    Net = LMNet
 
-    @property
-    def net(self) -> LMNet:
-        return LMNet(self.config)
-
-    def init(self, rng: Array) -> dict:
-        """Fresh parameters."""
-        h = jnp.zeros((1, self.config.hidden))
-        return self.net.init(rng, h, -jnp.ones((1,), jnp.int32), method=LMNet.step)["params"]
-
-    def encode(self, params, features: Array, feature_mask: Array) -> dict:
-        """The ink is not read: ``{"rows": zeros [B, 1]}`` only carries the batch size."""
-        return {"rows": jnp.zeros_like(feature_mask[:, :1])}
-
-    def init_state(self, params, enc) -> dict:
-        """``{"h": zeros [B, H]}``; ``enc`` may be any family's (only its batch size is used)."""
-        return _zero_state(enc, self.config.hidden)
-
-    def step(self, params, enc, state: dict, prev_tokens: Array) -> tuple[Array, dict]:
-        """``prev_tokens int32 [B]`` (-1: none) -> ``(log_probs [B, V], state)``; ``enc`` unused."""
-        log_probs, h = self.net.apply({"params": params}, state["h"], prev_tokens, method=LMNet.step)
-        return log_probs, {"h": h}
+    def example_input(self) -> tuple[Array, Array]:
+        return jnp.zeros((1, 1, 1)), jnp.ones((1, 1))
 
     def teacher_forced(self, params, tokens: Array) -> Array:
         """Runs :meth:`step` over the captions ``tokens [B, T]`` (each ending with ``<eol>``):
-        ``log_probs [B, T, V]``, row ``t`` the prediction of ``tokens[:, t]``."""
-        prev = jnp.concatenate([-jnp.ones_like(tokens[:, :1]), tokens[:, :-1]], axis=1)
-
-        def body(state, prev_t):
-            log_probs, state = self.step(params, None, state, prev_t)
-            return state, log_probs
-
-        _, log_probs = jax.lax.scan(body, self.init_state(params, tokens), prev.T)
-        return jnp.swapaxes(log_probs, 0, 1)
+        ``log_probs [B, T, V]``, row ``t`` the prediction of ``tokens[:, t]``. The captions stand
+        in for ``enc``: only their batch size is read."""
+        return self.forced(params, tokens, tokens)[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,78 +272,3 @@ def truth_captions(folder: Path, vocab: Vocab) -> tuple[list[list[str]], int]:
     tokenized = [latex.tokenize(ink.truth) for ink in inks if ink.truth]
     captions = [tokens for tokens in tokenized if tokens and not vocab.unknown(tokens)]
     return captions, len(errors) + len(inks) - len(captions)
-
-
-def _encoded(path: Path, captions: list[list[str]], vocab: Vocab) -> list[np.ndarray]:
-    try:
-        return encode_captions(captions, vocab)
-    except KeyError as error:
-        raise InputError(path, error.args[0]) from None
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.nets.language_model",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--workdir", required=True, help="where the parameters and config go")
-    parser.add_argument("--data_dir", default=None, help="the data root (default: $TAPJAX_DATA or ./data)")
-    parser.add_argument("--valid", choices=("test2013", "none"), default="test2013",
-                        help="keep the epoch of lowest perplexity on the CROHME 2013 test truths "
-                             "(the project's validation set), or the last epoch (default: %(default)s)")
-    parser.add_argument("--embed_dim", type=int, default=LMConfig.embed_dim)
-    parser.add_argument("--hidden", type=int, default=LMConfig.hidden)
-    for field in dataclasses.fields(TrainSettings):
-        parser.add_argument(f"--{field.name}", type=type(field.default), default=field.default,
-                            help="(default: %(default)s)")
-    return parser
-
-
-def _truths(root: Path, split: str, vocab: Vocab) -> tuple[list[np.ndarray], int]:
-    """:func:`truth_captions` of a split's folder, encoded, and the count left out."""
-    captions, left_out = truth_captions(root / crohme.FOLDERS[split], vocab)
-    return encode_captions(captions, vocab), left_out
-
-
-def _main(argv: list[str] | None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        root, vocab = dataset_dir("crohme", args.data_dir), Vocab.from_data_root(args.data_dir)
-    except FileNotFoundError as error:
-        raise InputError(data_root(args.data_dir), f"no CROHME vocabulary there ({error})") from None
-    try:
-        settings = TrainSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)})
-        family = LanguageModel(LMConfig(len(vocab), args.embed_dim, args.hidden))
-    except ValueError as error:
-        parser.error(str(error))  # exit status 2
-    train_path, test_path = root / crohme.CAPTIONS["TrainINKML"], root / crohme.CAPTIONS["TestEM2014GT"]
-    valid, left_out = ([], None) if args.valid == "none" else _truths(root, "test2013", vocab)
-    if args.valid != "none" and not valid:
-        raise InputError(root / crohme.FOLDERS["test2013"], "no validation captions (or --valid none)")
-    test2016, left_out_2016 = _truths(root, "test2016", vocab)
-    scored = {"train": _encoded(train_path, caption_file(train_path), vocab), "test2013": valid,
-              "test2014": _encoded(test_path, caption_file(test_path), vocab), "test2016": test2016}
-    start = time.perf_counter()
-    params, history = train(family, scored["train"], settings, valid,
-                            log=lambda record: print(json.dumps(record), file=sys.stderr, flush=True))
-    result = {
-        "train_s": round(time.perf_counter() - start, 1), "settings": dataclasses.asdict(settings),
-        "model": dataclasses.asdict(family.config),
-        "parameters": sum(int(np.size(p)) for p in jax.tree.leaves(params)),
-        "epoch": min(history, key=lambda r: r["valid_perplexity"])["epoch"] if valid else settings.epochs,
-        "captions": {name: len(s) for name, s in scored.items()},
-        "left_out": {"test2013": left_out, "test2016": left_out_2016},
-        "perplexity": {name: round(perplexity(family, params, s), 4) if s else None
-                       for name, s in scored.items()},
-    }
-    save(args.workdir, family.config, params, extra={"result": result, "history": history})
-    print(json.dumps(result), flush=True)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The command line (see the module docstring); returns the exit status."""
-    return run_cli(_main, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,7 @@ authors' code. A batch's loss is the mean of Eq. 29 over its expressions, as the
 code has it (``nmt.py``: ``cost`` summed over each expression's steps, then ``cost.mean()``
 over the batch); ``average="tokens"`` divides the batch's sum by its tokens instead.
 
-With ``label_smoothing = e > 0`` (not in the paper: a lever of the CPU recipe) the
+With ``label_smoothing = e > 0`` (not in the paper: an option for short training runs) the
 cross-entropy term of each token is taken against the target smoothed towards the uniform
 distribution, ``-(1 - e) log p(w_t) - e mean_v log p(v)``; the logged ``nll`` stays the plain one.
 

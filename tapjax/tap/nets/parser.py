@@ -20,17 +20,13 @@ not depend on ``t`` (the attention keys ``U_att a_i``, ``s_0``) is computed once
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from tapjax.tap.nets.attention import SpatialAttention, TemporalAttention
 from tapjax.common.rnn import gru_step
-
-if TYPE_CHECKING:
-    from tapjax.tap.nets.model import TAPConfig
+from tapjax.tap.nets.attention import SpatialAttention, TemporalAttention
+from tapjax.tap.nets.model_config import TAPConfig, WAPConfig
 
 Array = jax.Array
 
@@ -68,7 +64,7 @@ def fold_rows(keys: Array, i) -> Array:
 class Parser(nn.Module):
     """GRU decoder with guided hybrid attention; see the module docstring for the equations."""
 
-    config: "TAPConfig"  # vocab_size, embed_dim, parser_hidden, attention_dim, coverage*, temporal*, maxout_dim
+    config: TAPConfig | WAPConfig  # the parser's and its attention's sizes, the switches (dropout: TAP's only)
 
     def setup(self):
         c = self.config
@@ -110,7 +106,7 @@ class Parser(nn.Module):
 
         With per-row ``keys`` (training) and ``config.dropout`` > 0, the maxout output of Eq. 11
         goes through :func:`dropout` before ``W_o``: not in the TAP paper (its regulariser is weight
-        noise), a lever of the CPU recipe."""
+        noise), an option for short training runs."""
         y = self.embed(jnp.maximum(prev_tokens, 0)) * (prev_tokens >= 0)[:, None]
         s_hat = self.gru_hat(state["s"], y)
         query = self.spatial.query(s_hat)

@@ -42,9 +42,7 @@ the authors' training step does.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-from typing import Any, Mapping
 
 import flax.linen as nn
 import jax
@@ -53,66 +51,12 @@ import numpy as np
 
 from tapjax.tap.nets import watcher
 from tapjax.tap.nets.attention import SpatialAttention, masked_softmax
+from tapjax.tap.nets.flax_family import FamilyNet, FlaxFamily
+from tapjax.tap.nets.model_config import WAPConfig
 from tapjax.tap.nets.parser import Parser
 from tapjax.tap.nets.watcher import Watcher
 
 Array = jax.Array
-FAMILY = "wap"  # the value of a config's model.family that builds this model
-
-
-@dataclasses.dataclass(frozen=True)
-class WAPConfig:
-    """The model's sizes and switches, made from the config's ``model`` block (:meth:`from_config`;
-    the values are written in ``experiments/configs/wap.py`` only).
-
-    ``image_height``: the rows of every input image (``render.Settings.height``); ``watcher_filters``
-    / ``watcher_layers``: the filters and the convolutions of each watcher block (one block per
-    entry, each halving the image); ``batch_norm``: batch normalisation after every convolution;
-    ``coverage``: the coverage model, a ``coverage_kernel x coverage_kernel`` convolution with
-    ``coverage_filters`` filters; the parser's sizes as in :class:`tapjax.tap.nets.model.TAPConfig`.
-    """
-
-    vocab_size: int
-    image_height: int
-    watcher_filters: tuple[int, ...]
-    watcher_layers: tuple[int, ...]
-    batch_norm: bool
-    embed_dim: int
-    parser_hidden: int
-    attention_dim: int
-    coverage: bool
-    coverage_kernel: int
-    coverage_filters: int
-    maxout_dim: int
-
-    def __post_init__(self):
-        if not self.watcher_filters or len(self.watcher_filters) != len(self.watcher_layers):
-            raise ValueError(f"model config: need one watcher_layers entry per watcher_filters entry (at least one "
-                             f"block), got {self.watcher_filters} and {self.watcher_layers}")
-        if min(self.watcher_layers) < 1 or min(self.watcher_filters) < 1 or self.image_height < 1:
-            raise ValueError(f"model config: watcher_filters, watcher_layers and image_height must be >= 1, got "
-                             f"{self.watcher_filters}, {self.watcher_layers} and {self.image_height}")
-
-    @property
-    def temporal(self) -> bool:
-        """Always False: WAP has no temporal attention (read by the shared parser)."""
-        return False
-
-    @classmethod
-    def from_config(cls, model: Mapping[str, Any], **overrides) -> "WAPConfig":
-        """From a config's ``model`` block (a ConfigDict or dict), by keyword; ``overrides`` replace
-        fields. The block's ``family``, if there, must be ``"wap"``; an unknown or missing field is a
-        ``ValueError`` naming it."""
-        values = {**dict(model), **overrides}
-        family = values.pop("family", FAMILY)
-        if family != FAMILY:
-            raise ValueError(f"model config: family is {family!r}, not {FAMILY!r}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown, missing = sorted(values.keys() - names), sorted(names - values.keys())
-        if unknown or missing:
-            raise ValueError(f"model config: unknown fields {unknown}, missing fields {missing}")
-        tuples = {k: tuple(values[k]) for k in ("watcher_filters", "watcher_layers")}
-        return cls(**{**values, **tuples})
 
 
 def grid_coverage_features(alpha_sum: Array, kernel: Array, grid_height: int) -> Array:
@@ -166,7 +110,7 @@ class WAPParser(Parser):
             name="spatial")
 
 
-class WAPNet(nn.Module):
+class WAPNet(FamilyNet):
     """Flax module holding the watcher and parser variables; methods mirror :class:`WAP`."""
 
     config: WAPConfig
@@ -185,10 +129,6 @@ class WAPNet(nn.Module):
     def step(self, enc, state, prev_tokens):
         return self.parser.step(enc, state, prev_tokens)
 
-    def init_all(self, images, image_mask):
-        enc = self.encode(images, image_mask)
-        return self.step(enc, self.init_state(enc), -jnp.ones(images.shape[:1], jnp.int32))
-
 
 def columns(images: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`tapjax.tap.ink.render.batch_images`' ``(images [B, H, W], mask [B, H, W])`` as WAP's input:
@@ -204,19 +144,13 @@ def columns(images: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 @dataclasses.dataclass(frozen=True)
-class WAP:
-    """Watch, Attend and Parse as a decoding family (hashable, so usable as a static jit argument)."""
+class WAP(FlaxFamily):
+    """Watch, Attend and Parse as a decoding family: ``encode`` maps ``images [B, W, H]``, ``image_mask
+    [B, W]`` to ``{"A" [B,L,D], "mask" [B,L], "keys"}`` (batch normalisation by the running averages),
+    the state is ``{"s", "alpha", "alpha_sum"}``; ``params`` are the network's variables."""
 
     config: WAPConfig
-
-    @classmethod
-    def from_config(cls, model: Mapping[str, Any]) -> "WAP":
-        """The model of a config's ``model`` block (see :meth:`WAPConfig.from_config`)."""
-        return cls(WAPConfig.from_config(model))
-
-    @property
-    def net(self) -> WAPNet:
-        return WAPNet(self.config)
+    Net, Config = WAPNet, WAPConfig
 
     @property
     def stride(self) -> int:
@@ -228,13 +162,19 @@ class WAP:
         """Rows ``H'`` of the annotation grid (``alpha``'s ``L`` cells are ``H'`` rows of ``L / H'``)."""
         return watcher.pooled_size(self.config.image_height, len(self.config.watcher_filters))
 
-    def init(self, rng: Array) -> dict:
-        """Fresh variables: ``{"params"[, "batch_stats"]}`` (running averages 0 and 1)."""
+    def example_input(self) -> tuple[Array, Array]:
         images = jnp.zeros((1, 2 * self.stride, self.config.image_height))
-        init = jax.jit(functools.partial(self.net.init, method=WAPNet.init_all))  # one program: faster than op by op
-        return dict(init(rng, *self._grid_input(images, jnp.ones(images.shape[:2]))))
+        return images, jnp.ones(images.shape[:2])
 
-    def _grid_input(self, images: Array, image_mask: Array) -> tuple[Array, Array]:
+    def variables(self, params) -> dict:
+        """``params`` are the variables: ``{"params"[, "batch_stats"]}``."""
+        return params
+
+    def params_of(self, variables: dict) -> dict:
+        """All the variables (fresh: running averages 0 and 1)."""
+        return dict(variables)
+
+    def net_input(self, images: Array, image_mask: Array) -> tuple[Array, Array]:
         """The column layout ``[B, W, H]`` / ``[B, W]`` back to the watcher's ``[B, H, W]`` / ``[B, H, W]``."""
         if images.ndim != 3 or image_mask.shape != images.shape[:2] or images.shape[2] != self.config.image_height:
             raise ValueError(f"WAP: expected images [B, W, H={self.config.image_height}] (columns of "
@@ -242,41 +182,17 @@ class WAP:
         grid = jnp.swapaxes(images, 1, 2)
         return grid, jnp.broadcast_to(image_mask[:, None, :], grid.shape)
 
-    def encode(self, params, images: Array, image_mask: Array) -> dict:
-        """``images [B, W, H]``, ``image_mask [B, W]`` -> ``{"A" [B,L,D], "mask" [B,L], "keys"}``
-        (batch normalisation by the running averages)."""
-        return self.net.apply(params, *self._grid_input(images, image_mask), method=WAPNet.encode)
-
-    def init_state(self, params, enc) -> dict:
-        """``{"s", "alpha", "alpha_sum"}`` before the first symbol."""
-        return self.net.apply(params, enc, method=WAPNet.init_state)
-
-    def step(self, params, enc, state, prev_tokens):
-        """``prev_tokens int32 [B]`` (-1: none) -> ``(log_probs [B, V], state)``."""
-        return self.net.apply(params, enc, state, prev_tokens, method=WAPNet.step)
-
     def teacher_forced(self, params, images: Array, image_mask: Array, tokens: Array):
         """Runs :meth:`step` over the ground-truth caption ``tokens [B, T]``, batch normalisation by
         the running averages. Returns ``(log_probs [B, T, V], alpha [B, T, L], annotation mask [B, L])``."""
         enc = self.encode(params, images, image_mask)
-        return (*self._forced(params, enc, tokens), enc["mask"])
+        return (*self.forced(params, enc, tokens), enc["mask"])
 
     def train_forward(self, params, images: Array, image_mask: Array, tokens: Array, axis_name: str | None = None):
         """:meth:`teacher_forced` as in training: batch normalisation by the batch's statistics (over
         the devices of ``axis_name`` inside ``shard_map``). Returns ``((log_probs, alpha, annotation
         mask), variables)``, the variables ``params`` with their running averages updated by this batch
         (``params`` itself without batch normalisation)."""
-        grid = self._grid_input(images, image_mask)
+        grid = self.net_input(images, image_mask)
         enc, updated = self.net.apply(params, *grid, True, axis_name, method=WAPNet.encode, mutable=["batch_stats"])
-        return (*self._forced(params, enc, tokens), enc["mask"]), {**params, **updated}
-
-    def _forced(self, params, enc: dict, tokens: Array) -> tuple[Array, Array]:
-        """``(log_probs [B, T, V], alpha [B, T, L])`` of :meth:`step` run over ``tokens [B, T]``."""
-        prev = jnp.concatenate([-jnp.ones_like(tokens[:, :1]), tokens[:, :-1]], axis=1)
-
-        def body(state, prev_t):
-            log_probs, state = self.step(params, enc, state, prev_t)
-            return state, (log_probs, state["alpha"])
-
-        _, (log_probs, alpha) = jax.lax.scan(body, self.init_state(params, enc), prev.T)
-        return jnp.swapaxes(log_probs, 0, 1), jnp.swapaxes(alpha, 0, 1)
+        return (*self.forced(params, enc, tokens), enc["mask"]), {**params, **updated}

@@ -1,33 +1,21 @@
 """WAP's watcher: a fully convolutional, VGG-style encoder of the expression's image.
 
 WAP ("Watch, Attend and Parse", Zhang et al., Pattern Recognition 71, 2017), the offline
-recogniser TAP combines with itself in Eq. 33 (Table III), reads a grey image of the expression
-with a fully convolutional network (FCN) whose last feature map is the annotation grid the
-parser attends to: an ``H' x W'`` grid of ``D``-dimensional vectors, each one describing a
-local region of the image, flattened here to ``A [B, L = H' W', D]`` (as TAP's Eq. 10).
+recogniser TAP combines with itself in Eq. 33 (Table III), reads a grey image with a fully
+convolutional network whose last feature map is the annotation grid the parser attends to,
+flattened to ``A [B, L = H' W', D]`` (as TAP's Eq. 10): blocks of ``3 x 3`` convolutions (stride
+1, 'same' zero padding), each followed by batch normalisation and a ReLU, a ``2 x 2`` max-pooling
+closing each block. Sizes as the authors' released code (github.com/JianshuZhang/WAP,
+``VGG/nmt.py``, ``VGG/train_nmt.py`` at commit 57d8f19): 4 blocks of 4 convolutions with 32, 64,
+64 and 128 filters, so the image is downsampled by 16 and ``D = 128``. Like that code: batch
+normalisation after every (bias-free) convolution, epsilon 1e-4, running averages updated with
+factor 0.1 (:data:`BN_MOMENTUM` 0.9), the running variance unbiased; odd sizes pooled up
+(``ceil(H / 2)``), the mask pooled by max (a cell is real if any of its pixels is).
 
-The network is blocks of ``3 x 3`` convolutions (stride 1, zero 'same' padding), each followed
-by batch normalisation and a ReLU, a ``2 x 2`` max-pooling (stride 2) closing each block.
-Its sizes are those of the authors' released code (github.com/JianshuZhang/WAP, ``VGG/nmt.py``
-and ``VGG/train_nmt.py`` at commit 57d8f19, the code of the WAP paper): 4 blocks of 4
-convolutions with 32, 64, 64 and 128 filters, so the image is downsampled by 16 and ``D = 128``.
-Like that code we
-
-- normalise after every convolution (cuDNN's spatial batch normalisation, epsilon 1e-4;
-  the convolutions have no bias), the running averages for decoding updated by each training
-  batch with Theano's default factor 0.1 (:data:`BN_MOMENTUM` 0.9), the running variance
-  unbiased;
-- pool odd sizes up (their pooling pads one row and column before a 2 x 2 pooling that drops
-  what is left over: ``ceil(H / 2)`` rows), and pool the mask by taking every second pixel,
-  which for a batch padded on the right and bottom (:func:`tapjax.tap.ink.render.batch_images`)
-  is the max-pooling of the mask that we do: a cell is real if any of its pixels is.
-
-Unlike it we keep the padding out of the statistics and the features: the batch's statistics
-are over real pixels only (their code's own masked variant, ``my_BatchNormalization_mask``,
-left unused there) and each layer's output is zeroed on padding. A real pixel's features
-then do not depend on how much padding its batch adds (a lone image's 'same' padding is zeros
-too), so an expression is decoded the same in any batch. Their dropout (0.2, on three of the
-last block's convolutions) is left out.
+Unlike it, padding stays out of the statistics and the features: batch statistics are over real
+pixels only (their unused ``my_BatchNormalization_mask``) and each layer's output is zeroed on
+padding, so an expression decodes the same in any batch. Their dropout (0.2 on three of the last
+block's convolutions) is left out.
 """
 
 from __future__ import annotations

@@ -2,30 +2,22 @@
 inference for neural networks", as the TAP authors' code does it (JianshuZhang/TAP, v2:
 ``nmt_weightnoise.py``, ``apply_adative_noise`` and ``train``; ``train_nmt_weightnoise.py``).
 
-Every weight ``w_i`` of the model (all of them: the authors' ``tparams``) gets a Gaussian
-posterior ``Q = N(mu_i, sigma_i^2)``, learned with one Gaussian prior ``P = N(m, v)`` shared by
-all the weights, at its optimum for ``Q`` (Graves' optimal prior: ``m`` the mean of the ``mu_i``,
-``v`` the mean of ``sigma_i^2 + (mu_i - m)^2``). The loss is the variational free energy of a
-batch: the expected Eq. 29 loss plus the complexity term,
+Every weight ``w_i`` gets a Gaussian posterior ``Q = N(mu_i, sigma_i^2)`` under one Gaussian prior
+``P = N(m, v)`` shared by all weights at its optimum for ``Q`` (``m`` the mean of the ``mu_i``,
+``v`` the mean of ``sigma_i^2 + (mu_i - m)^2``). The loss is the variational free energy:
 
     F = E_{w ~ Q}[O(w)] + c * KL(Q || P),    KL = sum_i log(sqrt(v) / sigma_i)
                                                        + (sigma_i^2 + (mu_i - m)^2) / (2 v) - 1/2,
 
-``E[O]`` estimated from one sample ``w = mu + sigma * eps`` per batch (the same weights for every
-expression) and ``c = train.noise_complexity / len(train)`` (the authors: ``model_cost_coeff``
-0.1 over ``num_examples`` 2 x 8835, i.e. 0.05 per training expression). The posterior is
-parameterised as the authors do: ``sigma^2 = exp(LOG_VAR_SCALE * s)``, ``sigma = INIT_SIGMA`` at
-the start, the means the best weights of the first stage (``train.init_from``).
+``E[O]`` (Eq. 29) from one sample ``w = mu + sigma * eps`` per batch, ``c = train.noise_complexity
+/ len(train)`` (the authors: 0.1 over 2 x 8835). ``sigma^2 = exp(LOG_VAR_SCALE * s)``, starting at
+``INIT_SIGMA``, the means at the first stage's best weights (``train.init_from``).
 
-Gradients follow the authors' code rather than plain backpropagation through the sample: the
-gradient ``g`` of ``O`` at the noisy weights is clipped (``optim.clip_norm``, over ``g`` alone),
-then ``mu`` follows ``g`` and ``s`` follows Graves' diagonal (Fisher) estimate
-``dE[O]/d sigma^2 ~ g^2 / 2``, i.e. ``LOG_VAR_SCALE * sigma^2 * g^2 / 2`` (``g`` the whole batch's
-gradient, as theirs, where Graves sums the squares of per-example gradients), each plus the gradient
-of the complexity term with the prior held fixed (:func:`variational_gradients`; it is the
-gradient through the optimal prior too, which is stationary in ``m`` and ``v``). ``mu`` and ``s``
-then take the same Adadelta steps (the authors' ``adadelta_weightnoise``). Validation and testing
-decode with the means (:func:`means`), as the authors' copy the means back after every update.
+Gradients follow the authors' code (:func:`variational_gradients`): the gradient ``g`` of ``O`` at
+the noisy weights is clipped (``optim.clip_norm``), ``mu`` follows ``g`` and ``s`` follows Graves'
+diagonal estimate ``dE[O]/d sigma^2 ~ g^2 / 2`` (``g`` the whole batch's gradient, as theirs), each
+plus the complexity term's gradient with the prior held fixed; ``mu`` and ``s`` take the same
+Adadelta steps. Validation and testing decode with the means (:func:`means`).
 """
 
 from __future__ import annotations
@@ -81,8 +73,8 @@ def means(params):
 
 
 def is_adaptive(train: ml_collections.ConfigDict) -> bool:
-    """Whether ``train.weight_noise`` asks for the adaptive stage (runs saved before it hold a number there)."""
-    return train.get("weight_noise") == "adaptive"
+    """Whether ``train.weight_noise`` asks for the adaptive stage."""
+    return train.weight_noise == "adaptive"
 
 
 def train_params(params, train: ml_collections.ConfigDict):

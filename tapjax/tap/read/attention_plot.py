@@ -19,7 +19,7 @@ PANEL_INCHES = 1.8
 
 
 def plot_attention(recognition, columns: int = 6) -> Figure:
-    """A Figure with one panel per symbol of ``recognition`` (a :class:`tapjax.tap.read.recognize.Recognition`)."""
+    """A Figure with one panel per symbol of ``recognition`` (a :class:`tapjax.tap.read.recognition.Recognition`)."""
     count = max(len(recognition.tokens), 1)
     columns = min(columns, count)
     rows = math.ceil(count / columns)

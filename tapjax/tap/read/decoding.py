@@ -1,6 +1,6 @@
 """Decoding a CROHME split: the beam search (Eqs. 30-31) with each batch split over every device.
 
-Validation during training, the final test, ``python -m tapjax.tap.read.evaluate`` and the
+Validation during training, the final test, ``tapjax evaluate`` and the
 benchmarks all decode through :func:`decode`. A batch of ``eval.batch_size`` expressions
 (rounded up to a multiple of the device count) is split over the local devices of a 1-D
 ``'data'`` mesh with ``jax.shard_map``; each device runs the jitted search on its rows.
@@ -21,9 +21,9 @@ from tapjax.common.beam import beam_search
 from tapjax.common.buckets import round_up
 from tapjax.common.family import Family
 from tapjax.tap.ink import batching, inputs
-from tapjax.tap.read import exprate
 from tapjax.tap.ink.crohme import Split
 from tapjax.tap.ink.symbols import Vocab
+from tapjax.tap.read import exprate
 
 
 def split_batches(split: Split, vocab: Vocab, config: ml_collections.ConfigDict, kinds, *,

@@ -2,22 +2,18 @@
 
 A run's workdir (as written by :func:`tapjax.tap.fit.trainer.train_and_evaluate`) holds its
 ``config.json`` and ``checkpoints/{best,latest}``; its config's ``model.family`` says which model
-it is (:mod:`tapjax.tap.nets.families`). An exported model (:func:`tapjax.tap.read.pretrained.export`, e.g.
-the one shipped in ``tapjax/tap/read/weights``) is a folder holding :data:`META` (``tap.json``: the
-config, the vocabulary's symbols and the model card) and :data:`PARAMS` (``tap.npz``: the
-parameters in float16, one array per parameter path). Wherever a run's workdir is asked for, an
-exported folder serves too.
+it is (:mod:`tapjax.tap.nets.families`). Wherever a run's workdir is asked for, an exported model
+(:mod:`tapjax.tap.read.exported`) serves too; where none is given, the one shipped with tapjax.
 
 :func:`load_runs` loads one run (a TAP or WAP model) or several of one model config (an
 :class:`~tapjax.common.family.Ensemble`, TAP Eq. 32); :func:`load_mixture` loads runs of any
 families and a GRU language model (:mod:`tapjax.tap.nets.language_model`) as one
 :class:`~tapjax.common.family.Mixture` (TAP Eq. 33), each member reading its own input. Unusable
-runs raise :class:`~tapjax.common.cli.InputError`.
+runs raise :class:`~tapjax.common.errors.InputError`.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -27,21 +23,17 @@ from typing import Any, Sequence
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
-from flax import traverse_util
 
-from tapjax.common import sharding
+from tapjax.common import run_config, sharding
 from tapjax.common.checkpoint import Checkpoints, abstract
-from tapjax.common.cli import InputError
+from tapjax.common.errors import InputError
 from tapjax.common.family import Ensemble, Family, Mixture, stack_params
 from tapjax.common.paths import data_root
 from tapjax.tap.ink import crohme
-from tapjax.tap.nets import families, language_model, weight_noise
 from tapjax.tap.ink.inputs import Images, Points, Rows
 from tapjax.tap.ink.symbols import Vocab
-
-PARAMS, META = "tap.npz", "tap.json"  # an exported model's parameters and its meta
-SEP = "/"  # joins the parameter paths of PARAMS
+from tapjax.tap.nets import families, language_model, weight_noise
+from tapjax.tap.read import exported
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,42 +54,26 @@ class Runs:
         return self.kinds.multiple
 
 
-def exported(where: str | os.PathLike) -> bool:
-    """Whether ``where`` is an exported model (a folder holding :data:`META`)."""
-    return (Path(where) / META).is_file()
-
-
-def read_meta(where: str | os.PathLike) -> dict:
-    """:data:`META` of the exported model in folder ``where``."""
-    path = Path(where) / META
-    if not path.is_file():
-        raise InputError(where, f"no exported model there ({META} is missing)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise InputError(path, f"unreadable ({error})") from None
-
-
 def load_config(workdir: str | os.PathLike) -> ml_collections.ConfigDict:
-    """The config a run was trained with (``workdir/config.json``, or an exported model's); a run
-    trained on features this version no longer computes (:func:`tapjax.tap.ink.crohme.preprocessing`)
-    is an :class:`InputError`."""
-    path = Path(workdir) / "config.json"
+    """The config a run was trained with (``workdir/config.json``, or an exported model's); a run of
+    another config version (:func:`tapjax.common.run_config.check_version`) is an :class:`InputError`."""
+    path = Path(workdir) / run_config.FILE
     if not Path(workdir).is_dir():
         raise InputError(workdir, "no such run directory")
-    if exported(workdir):
-        path, config = Path(workdir) / META, ml_collections.ConfigDict(read_meta(workdir)["config"])
+    if exported.exported(workdir):
+        path, stored = Path(workdir) / exported.META, exported.read_meta(workdir)["config"]
     elif not path.is_file():
-        raise InputError(workdir, f"not a training run: it has no config.json (nor {META})")
+        raise InputError(workdir, f"not a training run: it has no {run_config.FILE} (nor {exported.META})")
     else:
         try:
-            config = ml_collections.ConfigDict(json.loads(path.read_text()))
-        except (json.JSONDecodeError, TypeError) as error:
+            stored = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
             raise InputError(path, f"unreadable config ({error})") from None
     try:
-        crohme.preprocessing(config.get("data", {}))
-    except ValueError as error:
-        raise InputError(path, f"{error}; retrain the run") from None
+        config = ml_collections.ConfigDict(stored)
+    except TypeError as error:
+        raise InputError(path, f"unreadable config ({error})") from None
+    run_config.check_version(stored, path, "retrain the run")
     return config
 
 
@@ -163,13 +139,6 @@ def override(runs: Runs, settings: dict[str, Any]) -> None:
             runs.config.eval[name] = value
 
 
-def add_length_norm_flag(parser: argparse.ArgumentParser) -> None:
-    """``--length_norm`` / ``--no-length_norm`` (default: the run's ``eval.length_norm``)."""
-    parser.add_argument("--length_norm", action=argparse.BooleanOptionalAction, default=None,
-                        help="rank hypotheses by log-probability per symbol, as the TAP authors' decoder "
-                             "(--no-length_norm: by the sum); default: the run's eval.length_norm")
-
-
 def _model(path: Path, config: ml_collections.ConfigDict):
     """The model of ``config`` (read from ``path``; :func:`tapjax.tap.nets.families.build`); a model block
     this version cannot build (a run of an older tapjax, e.g. one from before ``temporal_attention``)
@@ -185,17 +154,18 @@ def _check_vocab(config: ml_collections.ConfigDict, vocab: Vocab, where: Path) -
         raise InputError(where, f"model.vocab_size is {config.model.vocab_size} but the vocabulary has {len(vocab)} symbols")
 
 
-def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None) -> Runs:
-    """One run (a TAP or WAP model, or an exported model: :func:`load_exported`) or several runs
-    (an :class:`Ensemble`, TAP Eq. 32), checked against the vocabulary.
+def load_runs(workdirs: Sequence[str | os.PathLike] = (), data_dir: str | None = None) -> Runs:
+    """One run (a TAP or WAP model, or an exported model: :func:`load_exported`), several runs
+    (an :class:`Ensemble`, TAP Eq. 32), or without any the model shipped with tapjax, checked
+    against the vocabulary.
 
     The vocabulary is read from ``data_dir``, else the run's ``data.root``, else the default data root.
     """
-    workdirs = [str(w) for w in workdirs]
-    if len(workdirs) == 1 and exported(workdirs[0]):
+    workdirs = [str(w) for w in workdirs] or [str(exported.shipped())]
+    if len(workdirs) == 1 and exported.exported(workdirs[0]):
         return load_exported(workdirs[0])
     for workdir in workdirs:
-        if exported(workdir):
+        if exported.exported(workdir):
             raise InputError(workdir, "an exported model joins other runs only as a member of a mixture (--weights)")
     configs = [load_config(w) for w in workdirs]
     _check_same_model(workdirs, configs)
@@ -215,31 +185,14 @@ def load_runs(workdirs: Sequence[str | os.PathLike], data_dir: str | None = None
 
 
 def load_exported(where: str | os.PathLike) -> Runs:
-    """The exported model in folder ``where``, its parameters restored to float32."""
-    where = Path(where)
-    meta = read_meta(where)
-    config = load_config(where)
+    """The exported model in folder ``where`` (:mod:`tapjax.tap.read.exported`), its parameters
+    restored to float32."""
+    meta, config = exported.read_meta(where), load_config(where)
     vocab = Vocab(meta["vocab"])
-    _check_vocab(config, vocab, where / META)
-    model = _model(where / META, config)
-    params = _unflatten(where / PARAMS, jax.eval_shape(model.init, jax.random.key(0)))
+    _check_vocab(config, vocab, Path(where) / exported.META)
+    model = _model(Path(where) / exported.META, config)
+    params = exported.read_params(where, jax.eval_shape(model.init, jax.random.key(0)))
     return Runs(model, params, config, vocab, families.inputs_of(model, config))
-
-
-def _unflatten(path: Path, like) -> Any:
-    """The parameters saved at ``path``, as float32 in the tree and shapes of ``like``."""
-    if not path.is_file():
-        raise InputError(path, f"missing: {META} beside it has no parameters")
-    with np.load(path) as saved:
-        arrays = dict(saved)
-    wanted = traverse_util.flatten_dict(like, sep=SEP)
-    if arrays.keys() != wanted.keys():
-        differ = sorted(arrays.keys() ^ wanted.keys())
-        raise InputError(path, f"parameters do not match the model of {META}: {', '.join(differ[:5])}")
-    for name, leaf in wanted.items():
-        if arrays[name].shape != leaf.shape:
-            raise InputError(path, f"{name} has shape {arrays[name].shape}, the model needs {leaf.shape}")
-    return traverse_util.unflatten_dict({k: jnp.asarray(v, np.float32) for k, v in arrays.items()}, sep=SEP)
 
 
 def load_mixture(workdirs: Sequence[str | os.PathLike], lm: str | os.PathLike | None,
@@ -282,6 +235,5 @@ def with_weights(runs: Runs, weights: Sequence[float], where: str = "--weights")
 def load_split(runs: Runs, name: str, data_dir: str | None = None, limit: int = 0) -> crohme.Split:
     """The split ``name`` preprocessed as the runs' config says (from ``data_dir``, else the config's
     data root), its first ``limit`` expressions only if ``limit``."""
-    split = crohme.load_split(name, data_dir or runs.config.data.root or None, runs.config.data.cache_dir or None,
-                              crohme.preprocessing(runs.config.data))
+    split = crohme.load_split(name, data_dir or runs.config.data.root or None, runs.config.data.cache_dir or None)
     return split.take(range(min(limit, len(split)))) if limit else split

@@ -1,19 +1,9 @@
-"""Recognises handwritten expressions in InkML files with trained TAP runs.
+"""Handwritten expressions in InkML files recognised by trained runs, with their attention.
 
-    python -m tapjax.recognize FILE.inkml [FILE2 ...] [--checkpoint DIR [--checkpoint DIR2 ...]] \\
-        [--beam K] [--max_len N] [--[no-]length_norm] [--data_dir D] [--attention OUT.png]
-
-prints ``FILE<TAB>LaTeX`` per file (tokens separated by spaces, as in the standard
-captions). The files need ink only: a truth annotation, if any, is ignored. A file that
-cannot be recognised (not InkML, no ink, malformed traces, too many points) gets its own
-``error: FILE: problem`` line on stderr and the others are still recognised; the exit
-status is 0 when every file was recognised, 2 otherwise. ``--attention OUT.png`` draws, per output symbol, the ink coloured by the
-symbol's spatial attention and titled with its temporal gate (TAP Figs. 9-10; one image
-per file, suffixed with the file's name when there are several). Several
-``--checkpoint`` runs decode as an ensemble (Eq. 32); without ``--checkpoint`` the model
-shipped with tapjax reads them (:mod:`tapjax.tap.read.pretrained`).
-
-From a notebook::
+The files need ink only: a truth annotation, if any, is ignored. The recognised caption is the
+standard CROHME tokens separated by spaces. Several runs decode as an ensemble (Eq. 32); without
+any, the model shipped with tapjax reads them (:mod:`tapjax.tap.read.exported`). From the
+command line: ``tapjax recognize`` (:mod:`tapjax.cli.recognize`); from a notebook::
 
     results = recognize_files(["a.inkml"])                 # the shipped model, its eval.test_beam
     results = recognize_files(["a.inkml"], ["runs/tap"])   # a run of your own
@@ -21,27 +11,23 @@ From a notebook::
     tapjax.tap.read.attention_plot.plot_attention(results[0])   # a matplotlib Figure
 
 ``recognize_files`` gives one entry per file: its :class:`Recognition`, or the
-:class:`tapjax.common.cli.InputError` saying why it could not be read. Unusable runs raise
-:class:`~tapjax.common.cli.InputError` (exit status 2 from the command line).
+:class:`~tapjax.common.errors.InputError` saying why it could not be read (not InkML, no ink,
+malformed traces, too many points). Unusable runs raise :class:`~tapjax.common.errors.InputError`.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
-import sys
-from pathlib import Path
 from typing import Sequence
 
 import jax.numpy as jnp
 import numpy as np
 
-from tapjax.tap.ink import crohme, inkml, strokes
-from tapjax.tap.read import pretrained
 from tapjax.common.beam import beam_search
-from tapjax.common.cli import InputError, run_cli
-from tapjax.tap.read.runs import Runs, add_length_norm_flag, override
+from tapjax.common.errors import InputError
+from tapjax.tap.ink import inkml, strokes
+from tapjax.tap.read.runs import Runs, load_runs, override
 
 
 @dataclasses.dataclass
@@ -70,7 +56,7 @@ class Recognition:
 
 def read_features(path: str | os.PathLike, settings: strokes.Settings) -> tuple[np.ndarray, np.ndarray]:
     """The TAP point features ``[N, 8]`` and stroke index ``[N]`` of one InkML file, preprocessed with
-    ``settings`` (a run's :func:`tapjax.tap.ink.crohme.preprocessing`).
+    ``settings`` (the TAP authors' features: :class:`tapjax.tap.ink.strokes.Settings`).
 
     Raises :class:`InputError` naming the file for unreadable ink or too many points."""
     try:
@@ -107,8 +93,7 @@ def _pad(features: Sequence[np.ndarray], stride: int) -> tuple[np.ndarray, np.nd
 def recognize(runs: Runs, paths: Sequence[str | os.PathLike], beam: int | None = None) -> list[Recognition]:
     """Decodes the files in one batch (beam ``beam``, default the run's ``eval.test_beam``; Eqs. 30-31)
     with their attention."""
-    settings = crohme.preprocessing(runs.config.data)
-    return _decode(runs, paths, [read_features(p, settings) for p in paths], beam)
+    return _decode(runs, paths, [read_features(p, strokes.Settings()) for p in paths], beam)
 
 
 def recognize_files(paths: Sequence[str | os.PathLike],
@@ -122,13 +107,13 @@ def recognize_files(paths: Sequence[str | os.PathLike],
     Settings left None come from the run's config (``eval.test_beam``, ``eval.max_len``,
     ``eval.length_norm``, ``data.root``)."""
     workdirs = [checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else list(checkpoint)
-    inputs = _read_each(paths, crohme.preprocessing(pretrained.load_config(workdirs).data))  # before the model
+    inputs = _read_each(paths, strokes.Settings())  # before the model: a bad file costs no load
     readable = [i for i, x in enumerate(inputs) if not isinstance(x, InputError)]
     if not readable:
         return inputs
-    runs = pretrained.load_runs(workdirs, data_dir)
-    override(runs, {"max_len": max_len, "length_norm": length_norm})
-    decoded = _decode(runs, [paths[i] for i in readable], [inputs[i] for i in readable], beam)
+    loaded = load_runs(workdirs, data_dir)
+    override(loaded, {"max_len": max_len, "length_norm": length_norm})
+    decoded = _decode(loaded, [paths[i] for i in readable], [inputs[i] for i in readable], beam)
     for i, recognition in zip(readable, decoded):
         inputs[i] = recognition
     return inputs
@@ -137,8 +122,9 @@ def recognize_files(paths: Sequence[str | os.PathLike],
 def _decode(runs: Runs, paths, inputs: list[tuple[np.ndarray, np.ndarray]], beam: int | None) -> list[Recognition]:
     features, mask = _pad([f for f, _ in inputs], runs.stride)
     beam = runs.config.eval.test_beam if beam is None else beam
+    settings = runs.config.eval
     result = beam_search(runs.family, runs.params, jnp.asarray(features), jnp.asarray(mask), beam=beam,
-                         max_len=runs.config.eval.max_len, length_norm=runs.config.eval.length_norm, with_attention=True)
+                         max_len=settings.max_len, length_norm=settings.length_norm, with_attention=True)
     tokens, lengths = np.asarray(result.tokens[:, 0]), np.asarray(result.lengths[:, 0])
     alpha = np.asarray(result.alpha)
     beta = None if result.beta is None else np.asarray(result.beta)
@@ -149,46 +135,3 @@ def _decode(runs: Runs, paths, inputs: list[tuple[np.ndarray, np.ndarray]], beam
         out.append(Recognition(str(path), runs.vocab.decode(tokens[b, :t].tolist()), f[:, :2], point_strokes,
                                alpha[b, :t][:, on_point], None if beta is None else beta[b, :t]))
     return out
-
-
-def _attention_path(out: Path, path: str, several: bool) -> Path:
-    return out.with_name(f"{out.stem}_{Path(path).stem}{out.suffix}") if several else out
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tapjax.tap.read.recognize", description=__doc__.split("\n")[0])
-    parser.add_argument("files", nargs="+", metavar="FILE.inkml")
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="DIR",
-                        help="a run's workdir; repeat for an ensemble (Eq. 32); default: the model shipped with tapjax")
-    parser.add_argument("--beam", type=int, default=None, help="beam width, 1 = greedy (default: the run's eval.test_beam)")
-    parser.add_argument("--max_len", type=int, default=None, help="longest caption decoded (default: the run's eval.max_len)")
-    add_length_norm_flag(parser)
-    parser.add_argument("--data_dir", default=None, help="the data root holding the vocabulary (default: the run's data.root)")
-    parser.add_argument("--attention", default=None, metavar="OUT.png", help="draw the attention of each symbol")
-    return parser
-
-
-def _main(argv: list[str] | None) -> int:
-    args = _parser().parse_args(argv)
-    results = recognize_files(args.files, args.checkpoint, args.beam, args.max_len, args.data_dir, args.length_norm)
-    recognised = [r for r in results if isinstance(r, Recognition)]
-    for r in results:
-        if isinstance(r, Recognition):
-            print(f"{r.path}\t{r.latex}", flush=True)
-        else:
-            print(f"error: {r}", file=sys.stderr)
-    if args.attention:
-        from tapjax.tap.read.attention_plot import save_attention  # matplotlib only when drawing
-
-        for r in recognised:
-            save_attention(r, _attention_path(Path(args.attention), r.path, len(results) > 1))
-    return 0 if len(recognised) == len(results) else 2
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The command line (see the module docstring); returns the exit status."""
-    return run_cli(_main, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

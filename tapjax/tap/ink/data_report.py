@@ -1,16 +1,12 @@
-"""CROHME data report: counts, skipped files, caption and alignment agreement, OOV tokens.
-
-Usage::
-
-    python -m tapjax.tap.ink.stats [--data_dir D] [--cache_dir C] [--json] [--show N]
-    python -m tapjax.tap.ink.stats --folder PATH [--folder PATH2 ...] [--cache_dir C] [--json]
-    python -m tapjax.tap.ink.stats --reference_features [--data_dir D] [--json] [--show N]
+"""CROHME data report: counts, skipped files, caption and alignment agreement, OOV tokens
+(``tapjax stats``, :mod:`tapjax.cli.stats`).
 
 Every folder report gives the files loaded, each skipped file with its reason,
 each warning (a file read despite malformed XML) and the full-alignment rate, overall
 and per sub-folder: the share of expressions whose token-to-stroke alignment explains
-the whole caption (:func:`tapjax.tap.ink.alignment.fully_aligned`). ``--folder`` reports
-only the given folders (any path; captions by :func:`tapjax.tap.ink.latex.tokenize`).
+the whole caption (:func:`tapjax.tap.ink.alignment.fully_aligned`). :func:`folders_report`
+reports on any folders (captions by :func:`tapjax.tap.ink.latex.tokenize`), :func:`report` on the
+whole CROHME data root.
 
 Caption agreement: how many CROHME 2014 truths :func:`tapjax.tap.ink.latex.tokenize`
 turns into exactly the standard caption. Alignment agreement: how many training
@@ -19,21 +15,15 @@ expressions get exactly the reference token-to-stroke alignment
 aligns fully. The reference matched symbols by id name, so on files whose fraction
 bars, minus signs and roots share ids it leaves symbols without strokes or swaps
 them; :mod:`tapjax.tap.ink.alignment` follows the references and disagrees there.
-``--reference_features`` reports only how our point features agree with the TAP authors'
-released features of the 2014 test set (:func:`tapjax.tap.ink.reference_features.agreement`).
-With ``--json`` the last line of the output is one JSON object holding every figure and the
-differing keys.
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
-import json
 from pathlib import Path
 
-from tapjax.tap.ink import alignment, crohme, inkml, latex, reference_features
 from tapjax.common.paths import dataset_dir
+from tapjax.tap.ink import alignment, crohme, inkml, latex
 from tapjax.tap.ink.symbols import Vocab
 
 FOLDER_NAMES = {"train2014": "TrainINKML", "test2014": "TestEM2014GT",
@@ -112,80 +102,3 @@ def report(data_dir=None, cache_dir=None) -> dict:
         "tokenizer_oov": {name: vocab.unknown_counts(map(latex.tokenize, s.truths))
                           for name, s in folders.items()},
     }
-
-
-def _print_folders(stats: dict) -> None:
-    for name, folder in stats["folders"].items():
-        full = folder["full_alignment"]
-        print(f"{name}: loaded {folder['loaded']}, skipped {len(folder['skipped'])}, "
-              f"warnings {len(folder['warnings'])}, fully aligned {full['rate']:.4f}")
-        if len(full["by_subfolder"]) > 1:
-            print("  fully aligned by sub-folder: " + ", ".join(
-                f"{sub} {f['rate']:.4f} (n={f['n']})" for sub, f in full["by_subfolder"].items()))
-        for path, reason in folder["skipped"]:
-            print(f"  skipped {path}: {reason}")
-        for path, message in folder["warnings"]:
-            print(f"  warning {path}: {message}")
-
-
-def _print_summary(stats: dict, show: int) -> None:
-    _print_folders(stats)
-    print("splits:", stats["splits"])
-    for name, agreement in stats["caption_agreement"].items():
-        print(f"caption agreement {name}: {agreement['agreement']:.4f} "
-              f"({agreement['identical']}/{agreement['total']}, "
-              f"{len(agreement['differing'])} differ)")
-        for key, truth, ours, standard in agreement["differing"][:show]:
-            print(f"  {key}\n    truth    {truth}\n    ours     {ours}\n    standard {standard}")
-    agreement = stats["alignment_agreement"]
-    print(f"alignment agreement: {agreement['agreement']:.4f} "
-          f"({agreement['identical']}/{agreement['total']}); where the reference is full "
-          f"({agreement['reference_full']}): {agreement['agreement_where_reference_full']:.4f}")
-    print("out-of-vocabulary tokens (tokens used):", stats["oov"])
-    print("out-of-vocabulary tokens (tokenizer on truths):", stats["tokenizer_oov"])
-
-
-def _print_reference_features(stats: dict, show: int) -> None:
-    n = stats["n"]
-    print(f"reference features (crohme/{reference_features.REFERENCE_TAR}, {stats['settings']}): "
-          f"{stats['reference_feature_agreement']:.4f} agree within {stats['tolerance']:g} "
-          f"({n - len(stats['differing'])}/{n}); same point count {stats['same_point_count']}/{n}")
-    print("largest difference per expression (same point count):" + "".join(
-        f"\n  {name:9s}" + "  ".join(f"{q} {v:.2e}" for q, v in figures.items())
-        for name, figures in stats["columns"].items()))
-    print("differing:", " ".join(stats["differing"][:show]) or "none")
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data_dir", default=None,
-                        help="data root (default $TAPJAX_DATA or ./data)")
-    parser.add_argument("--cache_dir", default=None,
-                        help="cache (default $TAPJAX_CACHE or ~/.cache/tapjax)")
-    parser.add_argument("--json", action="store_true", help="end with one JSON object")
-    parser.add_argument("--show", type=int, default=10, help="differing captions (or feature keys) to print per set")
-    parser.add_argument("--folder", action="append", default=[], metavar="PATH",
-                        help="report only this folder of InkML files (any path); repeatable")
-    parser.add_argument("--reference_features", action="store_true",
-                        help="report only the agreement with the authors' 2014 test features")
-    args = parser.parse_args(argv)
-    if args.folder and args.reference_features:
-        parser.error("--folder and --reference_features are separate reports")
-    for folder in args.folder:
-        if not Path(folder).is_dir():
-            parser.error(f"--folder {folder}: not a folder")
-    if args.reference_features:
-        stats = reference_features.agreement(args.data_dir)
-        _print_reference_features(stats, args.show)
-    elif args.folder:
-        stats = folders_report(args.folder, args.cache_dir)
-        _print_folders(stats)
-    else:
-        stats = report(args.data_dir, args.cache_dir)
-        _print_summary(stats, args.show)
-    if args.json:
-        print(json.dumps(stats, separators=(",", ":")))
-
-
-if __name__ == "__main__":
-    main()

@@ -9,9 +9,9 @@ before that step and certain at it, while the search itself (top-k over ``K * V`
 extensions, state gathered by parent) runs unchanged.
 
 Batches: the expressions grouped by point-length bucket (``batching.bucket_lengths``: 10
-on this set, so 10 programs are compiled) and sorted by caption length within a bucket, cut into batches of ``--batch_size``
-(so the rows of a batch stop at nearly the same step). Compilation is done first, on one-step searches of
-each batch shape, and timed separately.
+on this set, so 10 programs are compiled) and sorted by caption length within a bucket, cut
+into batches of ``--batch_size`` (so the rows of a batch stop at nearly the same step).
+Compilation is done first, on one-step searches of each batch shape, and timed separately.
 
 Peers, side by side:
 * the paper: 115 s for the CROHME 2014 test set with beam 10 on its 2017 GPU;
@@ -141,7 +141,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data_dir", default=None)
     parser.add_argument("--cache_dir", default=None)
-    parser.add_argument("--beam", type=int, default=None, help="beam width (default: the paper config's eval.test_beam)")
+    parser.add_argument("--beam", type=int, default=None,
+                        help="beam width (default: the paper config's eval.test_beam)")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--limit", type=int, default=0, help="decode only the first N expressions (quick look)")
     parser.add_argument("--reference_subset", type=int, default=8)
@@ -163,12 +164,14 @@ def main() -> None:
     ref_total = ref_s * steps / ref_steps
     print(f"device: {jax.devices()[0].device_kind}, expressions {len(split)}, beam {args.beam}, "
           f"batch {args.batch_size}, decoding steps {steps}")
-    print(f"tapjax batched beam search: {decode_s:8.1f} s  (+ {compile_s:.1f} s compiling {shapes} shapes; {len(batches)} batches)")
+    print(f"tapjax batched beam search: {decode_s:8.1f} s  (+ {compile_s:.1f} s compiling {shapes} shapes; "
+          f"{len(batches)} batches)")
     print(f"  its CPU time            : {decode_cpu_s:8.1f} s   (all threads; a shared machine's wall time "
           f"overstates; {os.cpu_count()} cores, load average 1/5/15 min {os.getloadavg()})")
     print(f"paper (2017 GPU)          : {PAPER_SECONDS:8.1f} s   ratio paper/tapjax {PAPER_SECONDS / decode_s:.2f}")
-    print(f"Python-loop reference     : {ref_total:8.1f} s   (extrapolated from {ref_s:.1f} s on {args.reference_subset} "
-          f"expressions, {ref_steps} steps)   ratio reference/tapjax {ref_total / decode_s:.2f}")
+    print(f"Python-loop reference     : {ref_total:8.1f} s   (extrapolated from {ref_s:.1f} s on "
+          f"{args.reference_subset} expressions, {ref_steps} steps)   "
+          f"ratio reference/tapjax {ref_total / decode_s:.2f}")
     print(json.dumps({
         "expressions": len(split), "beam": args.beam, "batch_size": args.batch_size, "steps": steps,
         "decode_s": round(decode_s, 2), "decode_cpu_s": round(decode_cpu_s, 2),

@@ -65,13 +65,22 @@ def overfit_run(data_root, shared_tmp):
     return workdir, json.loads((workdir / "results.json").read_text())
 
 
+# The overfit run's changes to crohme14's ``overfit`` variant: 8 short expressions (a fast CI run), a small model.
+OVERFIT_SETTINGS = {
+    "data.train_limit": 8, "data.train_max_points": 200,
+    "model.tracker_hidden": 32, "model.embed_dim": 32, "model.parser_hidden": 64, "model.attention_dim": 64,
+    "model.coverage_filters": 16, "optim.learning_rate": 5e-3, "train.epochs": 150, "train.eval_every_epochs": 10,
+}
+# The same as command-line overrides (``--config.FIELD=VALUE``).
+OVERFIT_OVERRIDES = [f"--config.{field}={value}" for field, value in OVERFIT_SETTINGS.items()]
+
+
 def _train_overfit_run(data_root, workdir):
     config = crohme14.get_config("overfit")
     config.data.root = str(data_root)
-    config.data.update(train_limit=8, train_max_points=200)  # short ones: a fast CI run
-    config.model.update(tracker_hidden=32, embed_dim=32, parser_hidden=64, attention_dim=64, coverage_filters=16)
-    config.optim.learning_rate = 5e-3
-    config.train.update(epochs=150, eval_every_epochs=10)
+    for field, value in OVERFIT_SETTINGS.items():
+        block, name = field.split(".")
+        config[block][name] = value
     trainer.train_and_evaluate(config, str(workdir))
 
 

@@ -69,12 +69,14 @@ def _lax_coverage(alpha_sum, kernel):
                                         dimension_numbers=("NWC", "WIO", "NWC"))
 
 
-@pytest.mark.parametrize("K, L", [(1, 3), (4, 1), (4, 6), (5, 2), (121, 1), (121, 60), (121, 61), (121, 121), (121, 200)])
+@pytest.mark.parametrize("K, L", [(1, 3), (4, 1), (4, 6), (5, 2),
+                                  (121, 1), (121, 60), (121, 61), (121, 121), (121, 200)])
 def test_coverage_matches_lax_convolution(K, L):
     rng = np.random.default_rng(K * 1000 + L)
     alpha_sum = jnp.asarray(rng.random((3, L)).astype(np.float32))
     kernel = jnp.asarray(rng.normal(size=(K, 7)).astype(np.float32))
-    np.testing.assert_allclose(coverage_features(alpha_sum, kernel), _lax_coverage(alpha_sum, kernel), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(coverage_features(alpha_sum, kernel), _lax_coverage(alpha_sum, kernel),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_paper_size_step_log_probs_match_lax_convolution(monkeypatch):

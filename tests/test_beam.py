@@ -94,7 +94,8 @@ def exhaustive_beam(max_len):
 def test_wide_beam_finds_brute_force_best_and_nbest(toy):
     family, params, features, mask = toy
     max_len = 3
-    res = beam_search(family, params, features, mask, beam=exhaustive_beam(max_len), max_len=max_len, n_best=5, length_norm=False)
+    res = beam_search(family, params, features, mask, beam=exhaustive_beam(max_len), max_len=max_len, n_best=5,
+                      length_norm=False)
     for b in range(features.shape[0]):
         truth = brute_force(family, params, features[b], mask[b], max_len)
         np.testing.assert_allclose(res.scores[b], [s for s, _ in truth[:5]], rtol=1e-5, atol=1e-5)
@@ -109,7 +110,8 @@ def test_length_norm_ranks_by_score_per_step(toy):
     max_len = 3
     res = beam_search(family, params, features, mask, beam=exhaustive_beam(max_len), max_len=max_len, length_norm=True)
     for b in range(features.shape[0]):
-        score, seq = max(brute_force(family, params, features[b], mask[b], max_len), key=lambda s: s[0] / (len(s[1]) + 1))
+        score, seq = max(brute_force(family, params, features[b], mask[b], max_len),
+                         key=lambda s: s[0] / (len(s[1]) + 1))
         np.testing.assert_allclose(res.scores[b, 0], score, rtol=1e-5)
         np.testing.assert_array_equal(res.tokens[b, 0, : len(seq) + 1], seq + [0])
 
@@ -185,7 +187,8 @@ def test_best_hypothesis_replays_to_its_score_and_attention(toy):
         toks = [int(t) for t in res.tokens[b, 0, :steps]]
         total, states = teacher_forced(family, params, features[b], mask[b], toks)
         np.testing.assert_allclose(res.scores[b, 0], total, rtol=1e-5)
-        np.testing.assert_allclose(res.alpha[b, :steps], np.stack([s["alpha"][0] for s in states]), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(res.alpha[b, :steps], np.stack([s["alpha"][0] for s in states]),
+                                   rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(res.beta[b, :steps], [float(s["beta"][0]) for s in states], rtol=1e-5)
         assert np.all(np.asarray(res.alpha[b, steps:]) == 0)
 

@@ -306,7 +306,8 @@ def test_a_run_starts_from_an_exported_model_of_its_model_config(data_root, tiny
     for a, b in zip(jax.tree.leaves(jax.device_get(start)), jax.tree.leaves(source)):
         np.testing.assert_array_equal(a, np.asarray(b).astype(np.float16).astype(np.float32))
     config.model.embed_dim += 1
-    with pytest.raises(InputError, match=r"an exported model of another model config, differing .* in embed_dim \(4 vs 5\)"):
+    with pytest.raises(InputError,
+                       match=r"an exported model of another model config, differing .* in embed_dim \(4 vs 5\)"):
         trainer.train_and_evaluate(config, str(tmp_path / "other"))
 
 

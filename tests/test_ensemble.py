@@ -23,7 +23,8 @@ def assert_same_result(a, b):
 
 
 def decode(family, params, features, mask):
-    return beam_search(family, params, features, mask, beam=3, max_len=MAX_LEN, n_best=3, with_attention=True, length_norm=False)
+    return beam_search(family, params, features, mask, beam=3, max_len=MAX_LEN, n_best=3, with_attention=True,
+                       length_norm=False)
 
 
 def test_ensemble_of_one_is_the_model(toy):
@@ -33,7 +34,8 @@ def test_ensemble_of_one_is_the_model(toy):
 
 def test_ensemble_of_two_identical_models_is_the_model(toy):
     family, p0, _, features, mask = toy
-    assert_same_result(decode(Ensemble(family), stack_params([p0, p0]), features, mask), decode(family, p0, features, mask))
+    assert_same_result(decode(Ensemble(family), stack_params([p0, p0]), features, mask),
+                       decode(family, p0, features, mask))
 
 
 def step_log_probs(family, params, features, mask):
@@ -45,7 +47,8 @@ def step_log_probs(family, params, features, mask):
 def test_ensemble_averages_probabilities(toy):
     family, p0, p1, features, mask = toy
     got = step_log_probs(Ensemble(family), stack_params([p0, p1]), features, mask)
-    want = np.log((np.exp(step_log_probs(family, p0, features, mask)) + np.exp(step_log_probs(family, p1, features, mask))) / 2)
+    want = np.log((np.exp(step_log_probs(family, p0, features, mask))
+                   + np.exp(step_log_probs(family, p1, features, mask))) / 2)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -53,7 +56,8 @@ def test_mixture_weights_probabilities(toy):
     family, p0, p1, features, mask = toy
     other = ToyFamily(temperature=0.5)  # a different family
     got = step_log_probs(Mixture((family, other), (0.3, 0.7)), (p0, p1), features, mask)
-    want = np.log(0.3 * np.exp(step_log_probs(family, p0, features, mask)) + 0.7 * np.exp(step_log_probs(other, p1, features, mask)))
+    want = np.log(0.3 * np.exp(step_log_probs(family, p0, features, mask))
+                  + 0.7 * np.exp(step_log_probs(other, p1, features, mask)))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 

@@ -74,7 +74,8 @@ def test_empty_references_give_nan_wer():
 
 @pytest.mark.parametrize(
     "refs, hyps, strokes, match",
-    [([["a"]], [], None, "1 references but 0"), ([], [], None, "no expressions"), ([["a"]], [["a"]], [1, 2], "2 stroke counts")],
+    [([["a"]], [], None, "1 references but 0"), ([], [], None, "no expressions"),
+     ([["a"]], [["a"]], [1, 2], "2 stroke counts")],
 )
 def test_bad_input_is_reported(refs, hyps, strokes, match):
     with pytest.raises(ValueError, match=match):

@@ -33,7 +33,8 @@ def params():
 @pytest.fixture(scope="module")
 def overfit():
     """TINY fitted to THREE."""
-    params, history = lm.train(TINY, THREE, TrainSettings(epochs=150, batch_size=4, learning_rate=1e-2))
+    settings = TrainSettings(epochs=150, batch_size=4, learning_rate=1e-2, clip_norm=5.0, pad_multiple=8, seed=0)
+    params, history = lm.train(TINY, THREE, settings)
     assert len(history) == 150 and history[-1]["loss"] < history[0]["loss"]
     return params
 
@@ -82,7 +83,8 @@ def test_padding_changes_no_likelihood(params):
 
 def test_an_epoch_holds_every_caption_once_in_batches_of_one_length():
     sequences = [np.arange(1, n + 1, dtype=np.int32) for n in (1, 3, 9, 9, 12, 17, 2, 8)]
-    batches = lm.epoch_batches(sequences, TrainSettings(batch_size=3), np.random.default_rng(0))
+    settings = TrainSettings(epochs=1, batch_size=3, learning_rate=1e-2, clip_norm=5.0, pad_multiple=8, seed=0)
+    batches = lm.epoch_batches(sequences, settings, np.random.default_rng(0))
     assert all(tokens.shape == mask.shape and tokens.shape[0] == 3 and tokens.shape[1] % 8 == 0
                for tokens, mask in batches)
     rows = sorted(tuple(t[m > 0]) for tokens, mask in batches for t, m in zip(tokens, mask) if m.any())
@@ -97,7 +99,8 @@ def test_a_tiny_model_overfits_three_captions(overfit):
 
 def test_training_keeps_the_epoch_best_on_validation():
     valid = [np.array([4, 5, 6, 0], np.int32)]  # unlike any training caption: fitting them hurts it
-    params, history = lm.train(TINY, THREE, TrainSettings(epochs=40, batch_size=4, learning_rate=1e-2), valid)
+    settings = TrainSettings(epochs=40, batch_size=4, learning_rate=1e-2, clip_norm=5.0, pad_multiple=8, seed=0)
+    params, history = lm.train(TINY, THREE, settings, valid)
     scores = [record["valid_perplexity"] for record in history]
     assert scores.index(min(scores)) < len(scores) - 1  # the last epoch is not the best
     assert lm.perplexity(TINY, params, valid) == pytest.approx(min(scores), abs=1e-3)

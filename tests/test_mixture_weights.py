@@ -47,8 +47,8 @@ def toy_runs(n: int = 4) -> tuple[Runs, Split]:
     expressions whose truth is ``x``."""
     rng = np.random.default_rng(0)
     features = [rng.normal(size=(int(rng.integers(3, 9)), 8)).astype(np.float32) for _ in range(n)]
-    split = Split("toy", [f"k{i}" for i in range(n)], ["x"] * n, features, [np.zeros(len(f), np.int32) for f in features],
-                  [["x"]] * n, [[[0]]] * n, [1] * n)
+    split = Split("toy", [f"k{i}" for i in range(n)], ["x"] * n, features,
+                  [np.zeros(len(f), np.int32) for f in features], [["x"]] * n, [[[0]]] * n, [1] * n)
     config = ml_collections.ConfigDict(dict(eval=dict(max_len=3, batch_size=4, length_norm=False),
                                             data=dict(pad_to_longest=False), train=dict(seed=0)))
     params = {"members": (spelling(1), spelling(2)), "weights": jnp.array([0.5, 0.5])}
@@ -100,7 +100,8 @@ def test_table_3_adds_the_language_model_keeping_the_tap_to_wap_ratio_of_stage_a
     grid = crohme_table3.lm_grid((0.6, 0.4), shares=(1.0, 0.9, 0.5))
     assert grid == [(0.6, 0.4, 0.0), (0.54, 0.36, 0.1), (0.3, 0.2, 0.5)]
     assert all(abs(sum(w) - 1) < 1e-9 and w[0] / w[1] == pytest.approx(1.5) for w in grid)
-    assert crohme_table3.TAP_SHARES[0] == 1.0 and crohme_table3.TAP_SHARES[-1] == 0.0 and len(crohme_table3.TAP_SHARES) == 11
+    assert (crohme_table3.TAP_SHARES[0] == 1.0 and crohme_table3.TAP_SHARES[-1] == 0.0
+            and len(crohme_table3.TAP_SHARES) == 11)
 
 
 def test_each_table_3_row_names_the_evaluate_command_that_decodes_it_alone():

@@ -1,4 +1,5 @@
-"""The model shipped with tapjax (``tapjax/tap/read/weights``): export, load, and the commands without ``--checkpoint``."""
+"""The model shipped with tapjax (``tapjax/tap/read/weights``): export, load, and the commands
+without ``--checkpoint``."""
 
 import json
 
@@ -66,8 +67,8 @@ def test_an_exported_model_serves_as_a_checkpoint_and_mixture_member_but_not_in_
     assert isinstance(mixture.family, Mixture)
     assert mixture.vocab.symbols == runs.load_exported(model_dir).vocab.symbols
     assert evaluate_command.main(["--checkpoint", str(workdir), "--checkpoint", str(model_dir),
-                                  "--weights", "0.25,0.75", "--split", "test2014", "--limit", "2", "--beam", "1", "--json",
-                                  "--predictions", str(model_dir / "p.jsonl")]) == 0
+                                  "--weights", "0.25,0.75", "--split", "test2014", "--limit", "2", "--beam", "1",
+                                  "--json", "--predictions", str(model_dir / "p.jsonl")]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 2
     assert evaluate_command.main(["--checkpoint", str(workdir), "--checkpoint", str(model_dir), "--split", "test2014",
                                   "--limit", "2"]) == 2

@@ -254,5 +254,6 @@ def test_a_wap_run_trains_resumes_and_decodes_from_its_workdir(data_root, tmp_pa
     stats = jax.tree.leaves(loaded.params["batch_stats"])
     assert not all(np.allclose(leaf, 0) or np.allclose(leaf, 1) for leaf in stats)  # trained running averages
     _, train, _ = trainer.load_data(loaded.config)
-    scores = decoding.score(loaded.family, loaded.params, train, loaded.vocab, loaded.config, kinds=loaded.kinds, beam=1)
+    scores = decoding.score(loaded.family, loaded.params, train, loaded.vocab, loaded.config,
+                            kinds=loaded.kinds, beam=1)
     assert scores == resumed["train"]  # the registry's model decodes as the trainer's test did

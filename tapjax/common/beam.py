@@ -78,9 +78,9 @@ def beam_search(
     """Decodes a batch of expressions; see the module docstring for the semantics.
 
     ``features [B, N, F]``, ``feature_mask [B, N]`` (or, for a family that takes one input per
-    member, e.g. a :class:`~tapjax.common.family.Mixture`, matching tuples of such arrays); ``family``, ``beam``, ``max_len``,
-    ``n_best``, ``with_attention`` and ``length_norm`` are static (one compiled program
-    per combination and input shape, cached). ``length_norm`` ranks the hypotheses by their
+    member, e.g. a :class:`~tapjax.common.family.Mixture`, matching tuples of such arrays);
+    ``family``, ``beam``, ``max_len``, ``n_best``, ``with_attention`` and ``length_norm`` are
+    static (one compiled program per combination and input shape, cached). ``length_norm`` ranks the hypotheses by their
     log-probability divided by their length in symbols, ``<eol>`` included (what the TAP
     authors' decoder does: their ``translate.py`` divides each sample's cost by its length; the
     paper does not say), else by the plain sum of log-probabilities (Eq. 30); returned scores
@@ -114,13 +114,15 @@ def _check_args(features, feature_mask, beam, max_len, n_best, forced_length) ->
             f"{[x.shape for x in xs]} and {[m.shape for m in masks]}"
         )
     if beam < 1 or max_len < 1 or not 1 <= n_best <= 2 * beam:
-        raise ValueError(f"{where}: need beam >= 1, max_len >= 1, 1 <= n_best <= 2*beam; got {beam}, {max_len}, {n_best}")
+        raise ValueError(f"{where}: need beam >= 1, max_len >= 1, 1 <= n_best <= 2*beam; "
+                         f"got {beam}, {max_len}, {n_best}")
     if forced_length is not None and jnp.shape(forced_length) != (*batch,):
         raise ValueError(f"{where}: forced_length must have shape [B]={(*batch,)}, got {jnp.shape(forced_length)}")
 
 
 @functools.partial(jax.jit, static_argnames=("family", "beam", "max_len", "n_best", "with_attention", "length_norm"))
-def _search(family, params, features, feature_mask, forced_length, *, beam, max_len, n_best, with_attention, length_norm):
+def _search(family, params, features, feature_mask, forced_length, *,
+            beam, max_len, n_best, with_attention, length_norm):
     B, K = jax.tree.leaves(features)[0].shape[0], beam
     def tile(tree):
         return jax.tree.map(lambda x: jnp.repeat(x, K, axis=0), tree)
@@ -189,7 +191,8 @@ def _attention(state, rows: Array, with_attention: bool, B: int, K: int) -> dict
     """The step's attention of each kept hypothesis (its parent's row), as ``[B, K, ...]``."""
     if not with_attention:
         return {}
-    return {k: jnp.take(state[k], rows, axis=0).reshape(B, K, *state[k].shape[1:]) for k in ("alpha", "beta") if k in state}
+    return {k: jnp.take(state[k], rows, axis=0).reshape(B, K, *state[k].shape[1:])
+            for k in ("alpha", "beta") if k in state}
 
 
 def _empty_history(family, params, enc, state, max_len, B, K, with_attention) -> dict:
@@ -247,7 +250,8 @@ def _backtrack(hist: dict, end: Array, slot: Array, max_len: int) -> dict:
 
     def step(slot, t):
         on = t <= end
-        out = {k: jnp.where(on.reshape(on.shape + (1,) * (v.ndim - 3)), v[t][b, slot], 0) for k, v in hist.items() if k != "parents"}
+        out = {k: jnp.where(on.reshape(on.shape + (1,) * (v.ndim - 3)), v[t][b, slot], 0)
+               for k, v in hist.items() if k != "parents"}
         return jnp.where(on, hist["parents"][t][b, slot], slot), out
 
     _, paths = jax.lax.scan(step, slot, jnp.arange(max_len - 1, -1, -1))

@@ -105,11 +105,11 @@ class Mixture:
     per family, in the order of ``families``; each family encodes once and then steps on
     its own state. With ``weights=None`` the weights are an input instead (one compiled search
     serves every setting, e.g. while tuning them on a validation set): ``params`` is
-    ``{"members": that tuple, "weights": float array [n]}``. Each family reads its own input (TAP the points, WAP an image):
-    ``features`` and ``feature_mask`` are tuples with one entry per family, in that order, or
-    arrays that every family reads. All families must share the vocabulary. The state's ``alpha``/``beta``
-    are those of the first family that has them (families may attend over different
-    annotation lengths, so they are not averaged).
+    ``{"members": that tuple, "weights": float array [n]}``. Each family reads its own input
+    (TAP the points, WAP an image): ``features`` and ``feature_mask`` are tuples with one entry
+    per family, in that order, or arrays that every family reads. All families must share the
+    vocabulary. The state's ``alpha``/``beta`` are those of the first family that has them
+    (families may attend over different annotation lengths, so they are not averaged).
     """
 
     families: tuple

@@ -80,7 +80,8 @@ def validate(config: ml_collections.ConfigDict, workdir: str | Path) -> None:
             raise InputError(f"{block}.{field}", f"{config[block][field]!r}: choose one of {', '.join(choices)}")
     if lr_cuts(config) and not config.optim.lr_cut_factor:
         raise InputError("optim.lr_cut_factor", "step-size cuts (train.lr_cuts) need a factor to cut by")
-    if averaging.average_last(config) < 0 or (averaging.average_last(config) and weight_noise.is_adaptive(config.train)):
+    if averaging.average_last(config) < 0 or (averaging.average_last(config)
+                                              and weight_noise.is_adaptive(config.train)):
         raise InputError("train.average_last", f"{averaging.average_last(config)}: a count >= 0, and 0 in the "
                                                "adaptive weight-noise stage (its weights are a posterior)")
     try:
@@ -200,7 +201,8 @@ def _exported_start(model, config) -> tuple:
         raise InputError(config.train.init_from, "train.init_from: an exported model of another model config, "
                                                  "differing (its vs this run's) in " + ", ".join(differ))
     if source.vocab.symbols != Vocab.from_data_root(config.data.root or None).symbols:
-        raise InputError(config.train.init_from, "train.init_from: the exported model's vocabulary is not the training data's")
+        raise InputError(config.train.init_from,
+                         "train.init_from: the exported model's vocabulary is not the training data's")
     if not families.stateful(model):
         return source.params, None
     variables = dict(source.params)
@@ -365,7 +367,8 @@ def _validate_average(record, model, valid, vocab, config, writer, checkpoints, 
     tqdm.tqdm.write(f"mean of the last {count} validated weights: valid WER {scores['wer']:.4f} ExpRate "
                     f"{scores['exprate']:.4f} ({'the new best' if kept_best else 'not kept'})")
     if kept_best:
-        checkpoints.save("best", step, dict(record, state=record["state"].replace(params=params), best_wer=scores["wer"]))
+        checkpoints.save("best", step,
+                         dict(record, state=record["state"].replace(params=params), best_wer=scores["wer"]))
 
 
 def _cut_if_due(record: dict, config: ml_collections.ConfigDict) -> dict:

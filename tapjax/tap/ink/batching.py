@@ -161,7 +161,8 @@ def batches(split: Split, vocab: Vocab, batch_size: int, *, inputs: Sequence[Poi
     rng = np.random.default_rng([seed, epoch])
     for positions in _batch_indices(first, first_buckets, batch_size, shuffle, rng, drop_remainder):
         chosen = rows[positions]
-        sizes = {kind: fit_bucket(int(lengths[kind][positions].max()), kind_buckets[kind], kind.unit) for kind in inputs}
+        sizes = {kind: fit_bucket(int(lengths[kind][positions].max()), kind_buckets[kind], kind.unit)
+                 for kind in inputs}
         if token_buckets:
             n_tokens = fit_bucket(int(token_lengths[chosen].max()), tuple(token_buckets), "token")
         else:

@@ -117,14 +117,15 @@ class TrainSettings:
     """Training by teacher forcing: ``epochs`` passes over the captions in batches of
     ``batch_size``, Adam at ``learning_rate`` with gradients clipped at global norm
     ``clip_norm``; a batch is padded to a multiple of ``pad_multiple`` symbols (one compiled
-    step per padded length); ``seed`` draws the initial parameters and the batch order."""
+    step per padded length); ``seed`` draws the initial parameters and the batch order (the
+    project's values are in ``experiments/configs/language_model.py``)."""
 
-    epochs: int = 10
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    clip_norm: float = 5.0
-    pad_multiple: int = 8
-    seed: int = 0
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    clip_norm: float
+    pad_multiple: int
+    seed: int
 
     def __post_init__(self):
         if min(self.epochs, self.batch_size, self.pad_multiple) < 1 or self.learning_rate <= 0:

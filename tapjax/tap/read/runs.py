@@ -90,7 +90,8 @@ def _check_same_model(workdirs: Sequence[str], configs: Sequence[ml_collections.
     for workdir, config in zip(workdirs[1:], configs[1:]):
         differ = model_differences(configs[0], config)
         if differ:
-            raise InputError(workdir, f"cannot ensemble with {workdirs[0]}: model config differs in " + ", ".join(differ))
+            raise InputError(workdir,
+                             f"cannot ensemble with {workdirs[0]}: model config differs in " + ", ".join(differ))
 
 
 def _fresh_state(model, config: ml_collections.ConfigDict, rng: jax.Array) -> sharding.TrainState:
@@ -151,7 +152,8 @@ def _model(path: Path, config: ml_collections.ConfigDict):
 
 def _check_vocab(config: ml_collections.ConfigDict, vocab: Vocab, where: Path) -> None:
     if config.model.vocab_size != len(vocab):
-        raise InputError(where, f"model.vocab_size is {config.model.vocab_size} but the vocabulary has {len(vocab)} symbols")
+        raise InputError(where, f"model.vocab_size is {config.model.vocab_size} "
+                                f"but the vocabulary has {len(vocab)} symbols")
 
 
 def load_runs(workdirs: Sequence[str | os.PathLike] = (), data_dir: str | None = None) -> Runs:

@@ -90,9 +90,11 @@ def reference_decode(run, step, encode, features, mask, beam: int, max_len: int,
     for t in range(max_len):
         log_probs, state = step(run.params, enc, state, jnp.asarray(prev))
         log_probs = np.array(log_probs, np.float64)
-        if forced is not None:
-            log_probs[:, EOS] = 0.0 if t == forced else -np.inf
-            log_probs[:, EOS + 1:] = -np.inf if t == forced else log_probs[:, EOS + 1:]
+        if forced is not None and t == forced:  # EOS certain at the reference length
+            log_probs[:] = -np.inf
+            log_probs[:, EOS] = 0.0
+        elif forced is not None:  # and impossible before it
+            log_probs[:, EOS] = -np.inf
         cand = (scores[:, None] + log_probs).ravel()
         keep = np.argsort(-cand)[: beam - dead]
         parent, token = keep // log_probs.shape[1], keep % log_probs.shape[1]
